@@ -1,0 +1,47 @@
+# Thin wrapper over CMake: `make run` and `make test` are the two commands README promises.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEB_PACKAGES = build-essential cmake pkg-config libssl-dev libpcre2-dev zlib1g-dev \
+	libnghttp2-dev check curl nginx python3 python3-websockets python3-h2
+
+.PHONY: all deps build run test test-asan fuzz install clean
+
+all: build
+
+# Installs the Debian packages that are missing (one apt-get update, only when needed).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/proxyd -p $(CURDIR)/ -c $(CURDIR)/nginx-like.conf.example -g "daemon off;"
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+test-asan: deps
+	cmake -S . -B build-asan -DPROXYD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2
+
+fuzz: deps
+	@command -v clang >/dev/null || (apt-get install -y -q clang)
+	CC=clang cmake -S . -B build-fuzz -DPROXYD_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/fuzz_*; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
+install: build
+	cmake --install $(BUILD) --prefix $${PREFIX:-/usr/local}
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,18 @@
+/* The one place that names the modules of every layer. */
+#include "core/modules.h"
+
+#include "conf/conf_module.h"
+
+extern conf_module_t conf_core_module;
+extern conf_module_t conf_events_module;
+extern conf_module_t http_core_module;
+extern conf_module_t http_log_module;
+
+conf_module_t *px_modules[] = {
+    &conf_core_module,
+    &conf_events_module,
+    &http_core_module,
+    &http_log_module,
+};
+
+const size_t px_nmodules = sizeof(px_modules) / sizeof(px_modules[0]);

@@ -1,0 +1,336 @@
+/* Connection slab, readiness-tracking I/O, and listening sockets with accept back-off. */
+#include "core/px_conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+unsigned long px_conn_counter;
+unsigned px_conn_active;
+unsigned px_conn_limit;
+int px_worker_exiting;
+
+static px_conn_t *slab;
+static px_conn_t *free_list;
+static px_conn_t *released; /* closed this iteration; reusable once no stale event can name them */
+static px_conn_t idle_head;  /* circular list of idle keepalive connections */
+
+#define ACCEPT_RETRY_MS 500
+
+static void release_closed(void)
+{
+    while (released) {
+        px_conn_t *c = released;
+        released = c->next_free;
+        c->next_free = free_list;
+        free_list = c;
+    }
+}
+
+int px_conn_pool_init(unsigned limit)
+{
+    px_conn_limit = limit;
+    slab = calloc(limit, sizeof(*slab));
+    if (slab == NULL)
+        return PX_ERROR;
+    free_list = NULL;
+    for (unsigned i = limit; i > 0; i--) {
+        slab[i - 1].io.fd = -1;
+        slab[i - 1].next_free = free_list;
+        free_list = &slab[i - 1];
+    }
+    idle_head.idle_next = idle_head.idle_prev = &idle_head;
+    px_event_batch_done = release_closed;
+    return PX_OK;
+}
+
+static void conn_io_handler(px_io_t *io, unsigned events)
+{
+    px_conn_t *c = (px_conn_t *)io;
+    if (events & PX_IO_READ)
+        c->readable = 1;
+    if (events & PX_IO_HUP)
+        c->peer_closed = 1;
+    if (events & PX_IO_ERR)
+        c->error = 1;
+    if (events & PX_IO_WRITE)
+        c->writable = 1;
+    px_conn_handler_t rh = c->read_handler, wh = c->write_handler;
+    if ((events & PX_IO_READ) && rh) {
+        rh(c);
+        if (c->io.fd < 0)
+            return;
+    }
+    if ((events & PX_IO_WRITE) && wh && (wh != rh || !(events & PX_IO_READ)))
+        wh(c);
+}
+
+px_conn_t *px_conn_new(int fd)
+{
+    px_conn_t *c = free_list;
+    if (c == NULL)
+        return NULL;
+    free_list = c->next_free;
+    memset(c, 0, sizeof(*c));
+    c->io.fd = fd;
+    c->io.handler = conn_io_handler;
+    c->io.data = c;
+    c->number = ++px_conn_counter;
+    c->log = px_errlog;
+    c->log.connection = c->number;
+    c->writable = 1;
+    px_timer_init(&c->read_timer, NULL, c);
+    px_timer_init(&c->write_timer, NULL, c);
+    if (px_event_add(&c->io, 0) != PX_OK) {
+        c->io.fd = -1;
+        c->next_free = free_list;
+        free_list = c;
+        return NULL;
+    }
+    c->registered = 1;
+    px_conn_active++;
+    return c;
+}
+
+void px_conn_set_idle(px_conn_t *c, int idle)
+{
+    if (idle && !c->idle) {
+        c->idle_next = idle_head.idle_next;
+        c->idle_prev = &idle_head;
+        idle_head.idle_next->idle_prev = c;
+        idle_head.idle_next = c;
+        c->idle = 1;
+    } else if (!idle && c->idle) {
+        c->idle_prev->idle_next = c->idle_next;
+        c->idle_next->idle_prev = c->idle_prev;
+        c->idle = 0;
+    }
+}
+
+void px_conn_close_idle(void)
+{
+    while (idle_head.idle_next != &idle_head) {
+        px_conn_t *c = idle_head.idle_next;
+        /* The owner's read handler sees closing and finishes the connection its own way. */
+        px_conn_set_idle(c, 0);
+        c->closing = 1;
+        if (c->read_handler)
+            c->read_handler(c);
+        else
+            px_conn_close(c);
+    }
+}
+
+void px_conn_close(px_conn_t *c)
+{
+    if (c->io.fd < 0)
+        return;
+    px_timer_del(&c->read_timer);
+    px_timer_del(&c->write_timer);
+    px_conn_set_idle(c, 0);
+    /* close() removes the fd from epoll; no epoll_ctl needed */
+    close(c->io.fd);
+    c->io.fd = -1;
+    if (c->pool) {
+        px_pool_destroy(c->pool);
+        c->pool = NULL;
+    }
+    c->next_free = released;
+    released = c;
+    px_conn_active--;
+}
+
+ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(c->io.fd, buf, len, 0);
+        if (n > 0) {
+            if ((size_t)n < len)
+                c->readable = 0;
+            return n;
+        }
+        if (n == 0) {
+            c->readable = 0;
+            c->peer_closed = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        c->readable = 0;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return PX_AGAIN;
+        c->error = 1;
+        return PX_ERROR;
+    }
+}
+
+ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len)
+{
+    struct iovec iov = {(void *)buf, len};
+    return px_conn_writev(c, &iov, 1);
+}
+
+ssize_t px_conn_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    for (;;) {
+        struct msghdr msg = {0};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)iovcnt;
+        ssize_t n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+        if (n >= 0) {
+            if ((size_t)n < total)
+                c->writable = 0;
+            return n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->writable = 0;
+            return PX_AGAIN;
+        }
+        c->error = 1;
+        return PX_ERROR;
+    }
+}
+
+/* ---- listening sockets ---- */
+
+int px_listening_open(px_listening_t *ls)
+{
+    int family = ls->addr.ss_family;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        px_log_error(PX_LOG_EMERG, NULL, errno, "socket() %s failed", ls->text);
+        return PX_ERROR;
+    }
+    int one = 1;
+    if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(SO_REUSEADDR) %s failed", ls->text);
+    if (ls->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(SO_REUSEPORT) %s failed", ls->text);
+    if (family == AF_INET6) {
+        int v6only = ls->ipv6only == 0 ? 0 : 1;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+            px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(IPV6_V6ONLY) %s failed", ls->text);
+    }
+    if (ls->rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &ls->rcvbuf, sizeof(int)) < 0)
+        px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(SO_RCVBUF, %d) %s failed", ls->rcvbuf,
+                     ls->text);
+    if (ls->sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &ls->sndbuf, sizeof(int)) < 0)
+        px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(SO_SNDBUF, %d) %s failed", ls->sndbuf,
+                     ls->text);
+    if (ls->so_keepalive) {
+        int v = ls->so_keepalive == 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) < 0)
+            px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(SO_KEEPALIVE) %s failed", ls->text);
+        if (ls->keepidle > 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ls->keepidle, sizeof(int));
+        if (ls->keepintvl > 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &ls->keepintvl, sizeof(int));
+        if (ls->keepcnt > 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &ls->keepcnt, sizeof(int));
+    }
+    if (family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (ls->deferred && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0)
+        px_log_error(PX_LOG_ALERT, NULL, errno, "setsockopt(TCP_DEFER_ACCEPT) %s failed", ls->text);
+    if (bind(fd, (struct sockaddr *)&ls->addr, ls->addrlen) < 0) {
+        px_log_error(PX_LOG_EMERG, NULL, errno, "bind() to %s failed", ls->text);
+        close(fd);
+        return PX_ERROR;
+    }
+    if (family == AF_UNIX) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&ls->addr;
+        if (chmod(sun->sun_path, 0666) < 0)
+            px_log_error(PX_LOG_ALERT, NULL, errno, "chmod() \"%s\" failed", sun->sun_path);
+    }
+    if (listen(fd, ls->backlog > 0 ? ls->backlog : 511) < 0) {
+        px_log_error(PX_LOG_EMERG, NULL, errno, "listen() to %s, backlog %d failed", ls->text,
+                     ls->backlog);
+        close(fd);
+        return PX_ERROR;
+    }
+    ls->fd = fd;
+    return PX_OK;
+}
+
+void px_listening_close(px_listening_t *ls)
+{
+    if (ls->fd < 0)
+        return;
+    px_timer_del(&ls->retry_timer);
+    close(ls->fd);
+    ls->fd = -1;
+}
+
+static void accept_retry(px_timer_t *t)
+{
+    px_listening_enable(t->data);
+}
+
+static void accept_handler(px_io_t *io, unsigned events)
+{
+    (void)events;
+    px_listening_t *ls = io->data;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                return;
+            if (err == EINTR || err == ECONNABORTED)
+                continue;
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                /* Out of descriptors: stop accepting for a while instead of spinning. */
+                px_log_error(PX_LOG_CRIT, NULL, err, "accept4() failed");
+                px_listening_disable(ls);
+                px_timer_add(&ls->retry_timer, ACCEPT_RETRY_MS);
+                return;
+            }
+            px_log_error(PX_LOG_ALERT, NULL, err, "accept4() failed");
+            return;
+        }
+        px_conn_t *c = px_conn_new(fd);
+        if (c == NULL) {
+            px_log_error(PX_LOG_ALERT, NULL, 0, "%u worker_connections are not enough",
+                         px_conn_limit);
+            close(fd);
+            px_listening_disable(ls);
+            px_timer_add(&ls->retry_timer, ACCEPT_RETRY_MS);
+            return;
+        }
+        memcpy(&c->peer, &peer, plen);
+        c->peer_len = plen;
+        c->listening = ls;
+        c->readable = 1; /* the request usually arrives with the handshake's last ACK */
+        ls->handler(c);
+        if (px_worker_exiting)
+            return;
+    }
+}
+
+int px_listening_enable(px_listening_t *ls)
+{
+    if (ls->fd < 0)
+        return PX_ERROR;
+    ls->io.fd = ls->fd;
+    ls->io.handler = accept_handler;
+    ls->io.data = ls;
+    px_timer_init(&ls->retry_timer, accept_retry, ls);
+    return px_event_add(&ls->io, 1);
+}
+
+void px_listening_disable(px_listening_t *ls)
+{
+    if (ls->fd >= 0)
+        px_event_del(&ls->io);
+}

@@ -1,0 +1,41 @@
+/* Arena pools: everything a request or a configuration allocates is freed at once. */
+#ifndef PX_POOL_H
+#define PX_POOL_H
+
+#include <stddef.h>
+#include "core/px_string.h"
+
+typedef struct px_pool_block px_pool_block_t;
+typedef struct px_pool_cleanup px_pool_cleanup_t;
+
+typedef struct px_pool {
+    px_pool_block_t *blocks;
+    px_pool_cleanup_t *cleanups;
+    size_t block_size;
+} px_pool_t;
+
+px_pool_t *px_pool_create(size_t block_size);
+void px_pool_destroy(px_pool_t *pool);
+/* Frees every block but the first, so a keepalive connection can reuse its pool. */
+void px_pool_reset(px_pool_t *pool);
+void *px_palloc(px_pool_t *pool, size_t size);
+void *px_pcalloc(px_pool_t *pool, size_t size);
+char *px_pstrdup(px_pool_t *pool, const char *s, size_t len);
+px_str_t px_pstr(px_pool_t *pool, const char *s, size_t len);
+char *px_psprintf(px_pool_t *pool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs fn(data) when the pool is destroyed or reset. */
+int px_pool_cleanup_add(px_pool_t *pool, void (*fn)(void *), void *data);
+
+/* A growable array in a pool. */
+typedef struct {
+    void *elts;
+    size_t nelts;
+    size_t size;
+    size_t nalloc;
+    px_pool_t *pool;
+} px_array_t;
+
+int px_array_init(px_array_t *a, px_pool_t *pool, size_t n, size_t size);
+void *px_array_push(px_array_t *a);
+
+#endif

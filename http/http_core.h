@@ -1,0 +1,274 @@
+/* The HTTP layer's central types: per-level configuration of the core module, the
+ * request, and the small API other http/ files and later layers (proxy/) use. */
+#ifndef HTTP_CORE_H
+#define HTTP_CORE_H
+
+#include <sys/uio.h>
+
+#include "conf/conf_module.h"
+#include "core/px_conn.h"
+#include "core/px_cycle.h"
+
+typedef struct http_request http_request_t;
+typedef struct http_core_loc_conf http_core_loc_conf_t;
+typedef struct http_core_srv_conf http_core_srv_conf_t;
+
+/* ---- variables (http_variables.c) ---- */
+
+typedef struct {
+    px_str_t value;
+    unsigned valid : 1;
+    unsigned not_found : 1;
+    unsigned no_cacheable : 1;
+} http_var_value_t;
+
+typedef int (*http_var_get_fn)(http_request_t *r, http_var_value_t *v, uintptr_t data);
+
+#define HTTP_VAR_CHANGEABLE 1u  /* `set` may assign it */
+#define HTTP_VAR_NOCACHEABLE 2u /* re-evaluated on every read */
+#define HTTP_VAR_PREFIX 4u      /* a family: http_, arg_, cookie_, sent_http_ ... */
+
+typedef struct {
+    px_str_t name;
+    http_var_get_fn get;
+    uintptr_t data;
+    unsigned flags;
+} http_var_def_t;
+
+/* Registers a variable (or a prefix family) at configuration time. */
+int http_var_define(conf_ctx_t *cf, const http_var_def_t *def);
+/* Returns the index a compiled value uses to read variable name, or -1 (conf error logged). */
+int http_var_index(conf_ctx_t *cf, px_str_t name);
+/* Value of variable index for r; NULL if it has no value (not found). */
+http_var_value_t *http_var_get(http_request_t *r, int index);
+/* By name at request time (slower): for map keys and tests. */
+http_var_value_t *http_var_get_by_name(http_request_t *r, px_str_t name);
+
+/* A value with variables ("$scheme://$host$request_uri"), compiled once at load. */
+typedef struct {
+    px_str_t literal; /* the whole value when it has no variables */
+    struct http_cv_part *parts;
+    size_t nparts;
+    unsigned has_vars : 1;
+} http_cv_t;
+
+const char *http_cv_compile(conf_ctx_t *cf, px_str_t src, http_cv_t *cv);
+int http_cv_eval(http_request_t *r, const http_cv_t *cv, px_str_t *out);
+
+/* ---- headers ---- */
+
+typedef struct {
+    px_str_t name;
+    px_str_t value;
+} http_header_t;
+
+/* ---- configuration ---- */
+
+typedef struct {
+    px_array_t servers;   /* http_core_srv_conf_t* */
+    px_array_t ports;     /* http_addr_conf_t*: server lookup per listening address */
+    px_array_t variables; /* http_var_def_t (defined) */
+    px_array_t used_vars; /* px_str_t names referenced, resolved at the end of http{} */
+    px_array_t var_index; /* http_var_def_t* by index */
+    void *status_page_data;
+    px_array_t phase_rewrite;  /* http_handler_fn */
+    px_array_t phase_access;   /* http_handler_fn */
+    px_array_t phase_log;      /* http_handler_fn */
+    int var_prefix_count;
+} http_core_main_conf_t;
+
+typedef int (*http_handler_fn)(http_request_t *r);
+
+struct http_core_srv_conf {
+    px_array_t names;       /* px_str_t server names as written */
+    conf_http_ctx_t *ctx;   /* this server's configuration arrays */
+    const char *file;
+    unsigned line;
+    void *locations;        /* http_location tree */
+    px_array_t top_locations; /* conf_http_ctx_t* of the server-level locations */
+    px_str_t server_name;   /* the first name, $server_name */
+    size_t client_header_buffer_size;
+    conf_bufs_t large_client_header_buffers;
+    int64_t client_header_timeout;
+    int merge_slashes;
+    int underscores_in_headers;
+    int ignore_invalid_headers;
+    int listen_seen;
+};
+
+typedef struct {
+    int code;
+    int overwrite;        /* -1: keep; 0: "=" without code (take the target's); >0: =code */
+    http_cv_t uri;
+} http_error_page_t;
+
+struct http_core_loc_conf {
+    px_str_t name;                 /* as written: "/images/", "~ \.php$", "@fallback" */
+    int kind;                      /* HTTP_LOC_* from http_location.h */
+    conf_http_ctx_t *ctx;
+    px_array_t nested;             /* conf_http_ctx_t* of directly nested locations */
+    const char *file;
+    unsigned line;
+    http_handler_fn content_handler; /* set by proxy_pass, return ... */
+    int64_t keepalive_timeout;
+    int64_t keepalive_header;      /* second argument of keepalive_timeout, -1 none */
+    int keepalive_requests;
+    int64_t keepalive_time;
+    int64_t client_body_timeout;
+    int64_t send_timeout;
+    int64_t client_max_body_size;
+    size_t client_body_buffer_size;
+    int server_tokens;
+    int tcp_nodelay;
+    int sendfile;
+    int tcp_nopush;
+    px_str_t default_type;
+    int log_not_found;
+    int recursive_error_pages;
+    int chunked_transfer_encoding;
+    int absolute_redirect;
+    int server_name_in_redirect;
+    int port_in_redirect;
+    int msie_padding;
+    int lingering_close;
+    int64_t lingering_time;
+    int64_t lingering_timeout;
+    int reset_timedout_connection;
+    px_array_t *error_pages;       /* http_error_page_t, inherited as a whole */
+    px_log_t *error_log;           /* error_log at http/server/location level */
+    px_str_t root;
+    int root_set;
+    /* return */
+    int return_code;               /* -1 none */
+    http_cv_t return_text;
+    int return_has_text;
+    void *regex;                   /* http_regex_t of a regex location, for named captures */
+    unsigned internal : 1;
+};
+
+/* ---- the request ---- */
+
+enum {
+    HTTP_UNKNOWN = 0,
+    HTTP_GET,
+    HTTP_HEAD,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_DELETE,
+    HTTP_OPTIONS,
+    HTTP_PATCH,
+    HTTP_TRACE,
+    HTTP_CONNECT
+};
+
+struct http_request {
+    px_conn_t *conn;
+    struct http_conn *hc;
+    px_pool_t *pool;
+    px_log_t log;
+
+    /* request line, as sent and as normalised */
+    px_str_t request_line;
+    px_str_t method_name;
+    px_str_t unparsed_uri; /* request target as sent ($request_uri) */
+    px_str_t uri;          /* decoded, normalised path ($uri) */
+    px_str_t args;
+    px_str_t exten;
+    px_str_t schema;
+    px_str_t host_in_line;
+    int method;
+    int http_major, http_minor;
+    int http_version; /* major * 1000 + minor */
+
+    /* request headers */
+    px_array_t headers; /* http_header_t */
+    px_str_t host;      /* validated, lowercased, without port */
+    http_header_t *h_host, *h_content_length, *h_transfer_encoding, *h_connection, *h_expect,
+        *h_user_agent, *h_referer, *h_content_type, *h_upgrade;
+    int64_t content_length_n;
+    unsigned chunked_in : 1;
+    unsigned keepalive : 1;
+    unsigned expect_continue : 1;
+    unsigned continue_sent : 1;
+    unsigned internal : 1;
+    unsigned error_page_done : 1;
+    unsigned header_only : 1;
+    unsigned discarding_body : 1;
+    unsigned body_done : 1;
+    unsigned lingering : 1;
+    unsigned logged : 1;
+
+    /* configuration chosen for this request */
+    http_core_srv_conf_t *srv;
+    http_core_loc_conf_t *loc;
+    void **loc_conf;
+    void **srv_conf;
+    void **main_conf;
+
+    /* regex captures of the last match (location, server_name, if, rewrite) */
+    size_t *captures;     /* px_regex ovector: 2 offsets per pair */
+    int ncaptures;         /* pairs */
+    const char *captures_subject;
+    int uri_changes;       /* internal redirects left */
+
+    /* response */
+    int status;
+    int err_status;        /* error_page: status to send instead */
+    px_str_t status_line;
+    px_array_t out_headers; /* http_header_t */
+    px_str_t content_type;
+    int64_t out_content_length; /* -1 unknown */
+    px_str_t location;     /* Location header value */
+    unsigned header_sent : 1;
+    unsigned chunked_out : 1;
+    unsigned keepalive_out : 1;
+
+    uint64_t request_length;
+    uint64_t bytes_sent;
+    uint64_t header_bytes_sent;
+
+    px_msec_t start_msec;
+    time_t start_sec;
+    unsigned start_msec_part;
+
+    http_var_value_t *vars; /* per-request variable cache, by index */
+    char request_id[33];
+
+    /* what the content handler streams to the client */
+    void *content_ctx;
+    void (*cleanup)(http_request_t *r);
+};
+
+/* Per-listening-address server lookup, built in http_core_module.c. */
+typedef struct http_addr_conf {
+    http_core_srv_conf_t *default_server;
+    int default_explicit;
+    void *names; /* http_server_names_t */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    const void *opts; /* the listen that carried socket options */
+} http_addr_conf_t;
+
+extern conf_module_t http_core_module;
+
+#define http_get_module_loc_conf(r, m) ((r)->loc_conf[(m).index])
+#define http_get_module_srv_conf(r, m) ((r)->srv_conf[(m).index])
+#define http_get_module_main_conf(r, m) ((r)->main_conf[(m).index])
+
+/* ---- request API ---- */
+
+/* Finishes r with status rc: a special response for errors (honouring error_page), or
+ * completion after a content handler sent everything. */
+void http_finalize(http_request_t *r, int rc);
+/* Sends a complete response with the given body (may be empty) from memory. */
+int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_str_t body);
+/* Re-runs location matching and phases for a new URI (error_page, try_files, rewrite last). */
+int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args);
+int http_named_location(http_request_t *r, px_str_t name);
+/* Adds a response header. */
+int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value);
+const char *http_status_text(int status);
+/* Log context for error lines: ", client: A, server: S, request: \"R\", host: \"H\"". */
+size_t http_log_context(px_log_t *log, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,971 @@
+/* The HTTP/1.x request lifecycle: read and check the head, pick the server and location,
+ * run the phases, send the response, log, then keep the connection alive (pipelining
+ * included), discard an unread body, or close it lingering. */
+#include "http/http_request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "core/px_addr.h"
+#include "core/px_log.h"
+#include "http/http_listen.h"
+#include "http/http_location.h"
+#include "http/http_log.h"
+#include "http/http_regex.h"
+#include "http/http_server_name.h"
+#include "http/http_variables.h"
+
+#define MAX_URI_CHANGES 10
+
+typedef struct {
+    http_span_t name, value, line;
+    unsigned invalid : 1;
+} header_span_t;
+
+static void conn_read(px_conn_t *c);
+static void conn_write(px_conn_t *c);
+static void read_head(http_conn_t *hc);
+static void finalize_connection(http_request_t *r);
+static void close_connection(http_conn_t *hc);
+static void run_phases(http_request_t *r);
+static void write_output(http_request_t *r);
+
+static http_core_loc_conf_t *server_loc(http_core_srv_conf_t *srv)
+{
+    return srv->ctx->loc_conf[http_core_module.index];
+}
+
+static void header_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    http_conn_t *hc = c->data;
+    c->timedout = 1;
+    if (hc->r) {
+        px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT,
+                     hc->r->discarding_body ? "client timed out while reading client request body"
+                                            : "client timed out while reading client request headers");
+        hc->r->status = 408;
+        http_log_request(hc->r);
+    }
+    close_connection(hc);
+}
+
+static void send_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    http_conn_t *hc = c->data;
+    c->timedout = 1;
+    if (hc->r)
+        px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT,
+                     "client timed out while sending response to client");
+    close_connection(hc);
+}
+
+void http_init_connection(px_conn_t *c)
+{
+    c->pool = px_pool_create(512);
+    http_conn_t *hc = c->pool ? px_pcalloc(c->pool, sizeof(*hc)) : NULL;
+    if (hc == NULL) {
+        px_conn_close(c);
+        return;
+    }
+    hc->c = c;
+    hc->addr = http_listen_find_addr(c);
+    hc->default_srv = hc->addr->default_server;
+    hc->start_msec = px_current_msec;
+    c->data = hc;
+    c->read_handler = conn_read;
+    c->write_handler = conn_write;
+    c->read_timer.handler = header_timeout;
+    c->write_timer.handler = send_timeout;
+    px_post_init(&hc->resume, (void (*)(void *))read_head, hc);
+    px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
+    if (c->readable)
+        read_head(hc);
+}
+
+static void close_connection(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    px_post_cancel(&hc->resume);
+    if (hc->r) {
+        px_pool_destroy(hc->r->pool);
+        hc->r = NULL;
+    }
+    free(hc->buf);
+    hc->buf = NULL;
+    px_conn_close(c);
+}
+
+/* ---- lingering close: let the client read our response before its unread data
+ * would turn our close into a reset ---- */
+
+static void lingering_read(px_conn_t *c)
+{
+    http_conn_t *hc = c->data;
+    char buf[4096];
+    if (c->closing) {
+        close_connection(hc);
+        return;
+    }
+    for (;;) {
+        ssize_t n = px_conn_recv(c, buf, sizeof(buf));
+        if (n == PX_AGAIN)
+            break;
+        if (n <= 0) {
+            close_connection(hc);
+            return;
+        }
+    }
+    if (px_current_msec >= hc->start_msec) {
+        px_timer_add(&c->read_timer, 5000);
+    }
+}
+
+static void lingering_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    close_connection(c->data);
+}
+
+static void lingering_close(http_conn_t *hc, http_core_loc_conf_t *loc)
+{
+    px_conn_t *c = hc->c;
+    if (hc->r) {
+        px_pool_destroy(hc->r->pool);
+        hc->r = NULL;
+    }
+    if (shutdown(c->io.fd, SHUT_WR) < 0) {
+        close_connection(hc);
+        return;
+    }
+    c->read_handler = lingering_read;
+    c->write_handler = NULL;
+    c->read_timer.handler = lingering_timeout;
+    px_timer_del(&c->write_timer);
+    px_timer_add(&c->read_timer, loc ? (px_msec_t)loc->lingering_timeout : 5000);
+    hc->len = hc->pos = 0;
+    if (c->readable)
+        lingering_read(c);
+}
+
+/* ---- reading the head ---- */
+
+static http_request_t *create_request(http_conn_t *hc)
+{
+    px_pool_t *pool = px_pool_create(4096);
+    if (pool == NULL)
+        return NULL;
+    http_request_t *r = px_pcalloc(pool, sizeof(*r));
+    r->pool = pool;
+    r->conn = hc->c;
+    r->hc = hc;
+    r->log = hc->c->log;
+    r->log.handler = http_log_context;
+    r->log.data = r;
+    r->srv = hc->default_srv;
+    r->srv_conf = r->srv->ctx->srv_conf;
+    r->loc_conf = r->srv->ctx->loc_conf;
+    r->main_conf = r->srv->ctx->main_conf;
+    r->loc = server_loc(r->srv);
+    r->out_content_length = -1;
+    r->content_length_n = -1;
+    r->uri_changes = MAX_URI_CHANGES + 1;
+    r->start_msec = px_current_msec;
+    r->start_sec = px_current_sec;
+    r->start_msec_part = px_current_msec_part;
+    px_array_init(&r->headers, pool, 16, sizeof(http_header_t));
+    px_array_init(&hc->header_spans, pool, 16, sizeof(header_span_t));
+    http_variables_request_init(r);
+    hc->c->requests++;
+    http_parser_init(&hc->parser);
+    hc->parser.pos = hc->pos;
+    hc->parse_phase = 0;
+    return r;
+}
+
+static px_str_t span_str(http_conn_t *hc, http_span_t s)
+{
+    return px_str_make(hc->buf + s.start, s.len);
+}
+
+/* Ends a request that failed before a location was chosen. */
+static void fail_head(http_request_t *r, int status, const char *reason)
+{
+    if (reason)
+        px_log_error(PX_LOG_INFO, &r->log, 0, "%s", reason);
+    r->keepalive = 0;
+    http_finalize(r, status);
+}
+
+static int grow_buffer(http_conn_t *hc)
+{
+    http_core_srv_conf_t *srv = hc->default_srv;
+    size_t cap = srv->large_client_header_buffers.size * (size_t)srv->large_client_header_buffers.num;
+    if (cap < srv->client_header_buffer_size)
+        cap = srv->client_header_buffer_size;
+    if (hc->size >= cap)
+        return PX_ERROR;
+    size_t nsize = hc->size ? hc->size * 2 : srv->client_header_buffer_size;
+    if (hc->size == srv->client_header_buffer_size && nsize < srv->large_client_header_buffers.size)
+        nsize = srv->large_client_header_buffers.size;
+    if (nsize > cap)
+        nsize = cap;
+    char *nb = realloc(hc->buf, nsize);
+    if (nb == NULL)
+        return PX_ERROR;
+    hc->buf = nb;
+    hc->size = nsize;
+    return PX_OK;
+}
+
+static void process_head(http_request_t *r);
+
+static void read_head(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    for (;;) {
+        if (hc->r == NULL && hc->len > hc->pos) {
+            px_conn_set_idle(c, 0);
+            hc->r = create_request(hc);
+            if (hc->r == NULL) {
+                close_connection(hc);
+                return;
+            }
+            px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
+        }
+        if (hc->r) {
+            http_request_t *r = hc->r;
+            http_parser_t *p = &hc->parser;
+            int rc;
+            while (hc->parse_phase == 0 || hc->parse_phase == 1) {
+                if (hc->parse_phase == 0) {
+                    rc = http_parse_request_line(p, hc->buf, hc->len);
+                    if (rc == HTTP_PARSE_OK) {
+                        hc->parse_phase = 1;
+                        r->request_line = span_str(hc, p->request_line);
+                        r->method_name = span_str(hc, p->method);
+                        r->http_major = p->http_major;
+                        r->http_minor = p->http_minor;
+                        if (p->http_major == 0) {
+                            hc->parse_phase = 2;
+                            break;
+                        }
+                        continue;
+                    }
+                } else {
+                    rc = http_parse_header_line(p, hc->buf, hc->len,
+                                                hc->default_srv->underscores_in_headers);
+                    if (rc == HTTP_PARSE_OK) {
+                        header_span_t *h = px_array_push(&hc->header_spans);
+                        h->name = p->header_name;
+                        h->value = p->header_value;
+                        h->line = p->header_line;
+                        h->invalid = p->header_invalid_name;
+                        continue;
+                    }
+                    if (rc == HTTP_PARSE_HEADERS_DONE) {
+                        hc->parse_phase = 2;
+                        break;
+                    }
+                }
+                if (rc == HTTP_PARSE_AGAIN)
+                    break;
+                /* a malformed request line or header */
+                if (hc->parse_phase == 0)
+                    r->request_line = px_str_make(hc->buf + hc->pos, 0);
+                fail_head(r, http_parse_status(rc), http_parse_error_text(rc));
+                return;
+            }
+            if (hc->parse_phase == 2) {
+                hc->head_end = p->pos;
+                hc->pos = p->pos;
+                px_timer_del(&c->read_timer);
+                process_head(r);
+                return;
+            }
+        }
+        /* need more bytes */
+        if (c->closing) {
+            close_connection(hc);
+            return;
+        }
+        if (hc->len == hc->size) {
+            if (hc->pos > 0 && hc->r == NULL) {
+                memmove(hc->buf, hc->buf + hc->pos, hc->len - hc->pos);
+                hc->len -= hc->pos;
+                hc->pos = 0;
+            } else if (grow_buffer(hc) != PX_OK) {
+                http_request_t *r = hc->r;
+                if (hc->parse_phase == 0) {
+                    r->request_line = px_str_make(hc->buf + hc->pos, 0);
+                    fail_head(r, 414, "client sent too long URI");
+                } else {
+                    fail_head(r, 494, "client sent too long header line");
+                }
+                return;
+            }
+        }
+        if (!c->readable)
+            return;
+        ssize_t n = px_conn_recv(c, hc->buf + hc->len, hc->size - hc->len);
+        if (n == PX_AGAIN) {
+            if (hc->r == NULL && hc->len == hc->pos && hc->buf) {
+                /* idle between requests: give the buffer back */
+                free(hc->buf);
+                hc->buf = NULL;
+                hc->size = hc->len = hc->pos = 0;
+            }
+            return;
+        }
+        if (n <= 0) {
+            if (hc->r && n == 0)
+                px_log_error(PX_LOG_INFO, &hc->r->log, 0,
+                             "client prematurely closed connection while reading client request line");
+            if (hc->r) {
+                hc->r->status = 400;
+                px_pool_destroy(hc->r->pool);
+                hc->r = NULL;
+            }
+            close_connection(hc);
+            return;
+        }
+        hc->len += (size_t)n;
+    }
+}
+
+static void conn_read(px_conn_t *c)
+{
+    http_conn_t *hc = c->data;
+    if (hc->out_len)
+        return;
+    if (hc->r == NULL || hc->parse_phase < 2) {
+        if (hc->buf == NULL && !c->closing) {
+            hc->size = 0;
+            if (grow_buffer(hc) != PX_OK) {
+                close_connection(hc);
+                return;
+            }
+        }
+        read_head(hc);
+        return;
+    }
+    if (hc->r->discarding_body)
+        finalize_connection(hc->r);
+}
+
+/* ---- the head's meaning ---- */
+
+static int header_is(px_str_t name, const char *lit)
+{
+    return px_str_caseeq_lit(name, lit);
+}
+
+static void process_head(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    http_parser_t *p = &hc->parser;
+    r->http_version = r->http_major * 1000 + r->http_minor;
+    r->unparsed_uri = span_str(hc, p->uri);
+    r->args = span_str(hc, p->args);
+    r->schema = span_str(hc, p->schema);
+    r->method = p->method_id;
+    r->header_only = p->method_id == HTTP_METHOD_HEAD;
+    r->keepalive = r->http_version >= 1001;
+
+    px_str_t path = span_str(hc, p->path);
+    if (p->empty_path_in_uri) {
+        r->uri = PX_STR("/");
+    } else if (p->complex_uri || p->quoted_uri) {
+        char *out = px_palloc(r->pool, path.len + 1);
+        size_t olen;
+        if (http_normalize_uri(path.data, path.len, out, &olen, hc->default_srv->merge_slashes) !=
+            HTTP_PARSE_OK) {
+            fail_head(r, 400, "client sent invalid request");
+            return;
+        }
+        r->uri = px_str_make(out, olen);
+    } else {
+        r->uri = path;
+    }
+    http_span_t ex = http_uri_exten(r->uri.data, r->uri.len);
+    r->exten = px_str_make(r->uri.data + ex.start, ex.len);
+
+    /* headers */
+    header_span_t *hs = hc->header_spans.elts;
+    for (size_t i = 0; i < hc->header_spans.nelts; i++) {
+        px_str_t name = span_str(hc, hs[i].name), value = span_str(hc, hs[i].value);
+        if (hs[i].invalid) {
+            if (hc->default_srv->ignore_invalid_headers) {
+                px_log_error(PX_LOG_INFO, &r->log, 0, "client sent invalid header line: \"%.*s\"",
+                             (int)hs[i].line.len, hc->buf + hs[i].line.start);
+                continue;
+            }
+        }
+        http_header_t *h = px_array_push(&r->headers);
+        h->name = name;
+        h->value = value;
+        http_header_t **slot = NULL;
+        if (header_is(name, "Host"))
+            slot = &r->h_host;
+        else if (header_is(name, "Content-Length"))
+            slot = &r->h_content_length;
+        else if (header_is(name, "Transfer-Encoding"))
+            slot = &r->h_transfer_encoding;
+        if (slot && *slot) {
+            char msg[512];
+            if (slot == &r->h_host) {
+                fail_head(r, 400, "client sent duplicate host header");
+                return;
+            }
+            snprintf(msg, sizeof(msg),
+                     "client sent duplicate header line: \"%.*s: %.*s\", previous value: \"%.*s: %.*s\"",
+                     (int)name.len, name.data, (int)value.len, value.data, (int)(*slot)->name.len,
+                     (*slot)->name.data, (int)(*slot)->value.len, (*slot)->value.data);
+            fail_head(r, 400, msg);
+            return;
+        }
+        if (slot) {
+            *slot = h;
+            continue;
+        }
+        if (header_is(name, "Connection"))
+            r->h_connection = h;
+        else if (header_is(name, "Expect"))
+            r->h_expect = h;
+        else if (header_is(name, "User-Agent"))
+            r->h_user_agent = h;
+        else if (header_is(name, "Referer"))
+            r->h_referer = h;
+        else if (header_is(name, "Content-Type"))
+            r->h_content_type = h;
+        else if (header_is(name, "Upgrade"))
+            r->h_upgrade = h;
+    }
+
+    /* Host: from an absolute-form request line first, else the header */
+    px_str_t host = PX_NULL_STR;
+    if (p->schema.len) {
+        px_str_t raw = span_str(hc, p->host);
+        char *out = px_palloc(r->pool, raw.len + 1);
+        size_t olen;
+        if (http_validate_host(raw.data, raw.len, out, &olen) != HTTP_PARSE_OK) {
+            fail_head(r, 400, "client sent invalid host in request line");
+            return;
+        }
+        host = px_str_make(out, olen);
+    } else if (r->h_host) {
+        px_str_t raw = r->h_host->value;
+        char *out = px_palloc(r->pool, raw.len + 1);
+        size_t olen;
+        if (http_validate_host(raw.data, raw.len, out, &olen) != HTTP_PARSE_OK) {
+            fail_head(r, 400, "client sent invalid host header");
+            return;
+        }
+        host = px_str_make(out, olen);
+    }
+    r->host = host;
+    if (r->http_version >= 1001 && r->h_host == NULL) {
+        fail_head(r, 400, "client sent HTTP/1.1 request without \"Host\" header");
+        return;
+    }
+
+    if (r->h_content_length) {
+        int64_t n = px_atoi(r->h_content_length->value.data, r->h_content_length->value.len);
+        if (n < 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "client sent invalid \"Content-Length\" header");
+            fail_head(r, 400, msg);
+            return;
+        }
+        r->content_length_n = n;
+    }
+    if (r->h_transfer_encoding) {
+        if (r->http_version < 1001) {
+            fail_head(r, 400, "client sent HTTP/1.0 request with \"Transfer-Encoding\" header");
+            return;
+        }
+        if (!px_str_caseeq_lit(r->h_transfer_encoding->value, "chunked")) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "client sent unknown \"Transfer-Encoding\": \"%.*s\"",
+                     (int)r->h_transfer_encoding->value.len, r->h_transfer_encoding->value.data);
+            fail_head(r, 501, msg);
+            return;
+        }
+        if (r->h_content_length) {
+            fail_head(r, 400,
+                      "client sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time");
+            return;
+        }
+        r->chunked_in = 1;
+    }
+    if (r->h_connection) {
+        px_str_t v = r->h_connection->value;
+        /* tokens are compared case-insensitively, as nginx's strcasestrn */
+        int has_close = 0, has_keepalive = 0;
+        for (size_t i = 0; i + 5 <= v.len; i++) {
+            if (px_str_caseeq(px_str_make(v.data + i, 5), PX_STR("close")))
+                has_close = 1;
+            if (i + 10 <= v.len && px_str_caseeq(px_str_make(v.data + i, 10), PX_STR("keep-alive")))
+                has_keepalive = 1;
+        }
+        if (has_close)
+            r->keepalive = 0;
+        else if (has_keepalive && r->http_version == 1000)
+            r->keepalive = 1;
+    }
+    if (r->h_expect && r->http_version >= 1001 && px_str_caseeq_lit(r->h_expect->value, "100-continue"))
+        r->expect_continue = 1;
+
+    /* virtual server by name */
+    if (hc->addr->names) {
+        http_server_names_match_t m;
+        if (http_server_names_find(hc->addr->names, r->host.data ? r->host.data : "", r->host.len, &m) ==
+            PX_OK) {
+            r->srv = m.conf;
+            if (m.regex && m.npairs > 0) {
+                size_t *cap = px_palloc(r->pool, sizeof(size_t) * 2 * (size_t)m.npairs);
+                memcpy(cap, m.captures, sizeof(size_t) * 2 * (size_t)m.npairs);
+                r->captures = cap;
+                r->ncaptures = m.npairs;
+                r->captures_subject = r->host.data;
+            }
+        }
+    }
+    r->srv_conf = r->srv->ctx->srv_conf;
+    r->loc_conf = r->srv->ctx->loc_conf;
+    r->loc = server_loc(r->srv);
+
+    if (r->method == HTTP_METHOD_TRACE || r->method == HTTP_METHOD_CONNECT) {
+        fail_head(r, 405, r->method == HTTP_METHOD_TRACE ? "client sent TRACE method"
+                                                          : "client sent CONNECT method");
+        return;
+    }
+
+    /* server-level return runs before a location is chosen */
+    http_core_loc_conf_t *sl = server_loc(r->srv);
+    if (sl->return_code >= 0) {
+        http_finalize(r, http_run_return(r, sl));
+        return;
+    }
+    run_phases(r);
+}
+
+/* ---- phases ---- */
+
+/* Picks the location; returns 1 for nginx's auto_redirect (301 to the URI plus '/'). */
+static int find_location(http_request_t *r)
+{
+    http_location_match_t m;
+    memset(&m, 0, sizeof(m));
+    int rc = http_location_find(r->srv->locations, r->uri.data, r->uri.len, &m);
+    http_core_loc_conf_t *clcf = rc == PX_OK ? m.conf : server_loc(r->srv);
+    if (rc == PX_OK && m.regex) {
+        size_t *cap = px_palloc(r->pool, sizeof(size_t) * 2 * (size_t)m.npairs);
+        memcpy(cap, m.captures, sizeof(size_t) * 2 * (size_t)m.npairs);
+        r->captures = cap;
+        r->ncaptures = m.npairs;
+        r->captures_subject = r->uri.data;
+        if (clcf->regex)
+            http_regex_store(r, clcf->regex, r->uri, m.captures, m.npairs);
+    }
+    r->loc = clcf;
+    r->loc_conf = clcf->ctx->loc_conf;
+    if (clcf->error_log) {
+        r->log.fd = clcf->error_log->fd;
+        r->log.level = clcf->error_log->level;
+    }
+    return rc == PX_OK && m.redirect;
+}
+
+/* The target of a redirect as nginx writes it: absolute unless absolute_redirect off. */
+static px_str_t absolute_location(http_request_t *r, px_str_t path)
+{
+    if (path.len == 0 || path.data[0] != '/' || !r->loc->absolute_redirect)
+        return path;
+    px_str_t host = r->loc->server_name_in_redirect || r->host.len == 0 ? r->srv->server_name : r->host;
+    char port[16] = "";
+    if (r->loc->port_in_redirect) {
+        if (r->conn->local_len == 0) {
+            r->conn->local_len = sizeof(r->conn->local);
+            getsockname(r->conn->io.fd, (struct sockaddr *)&r->conn->local, &r->conn->local_len);
+        }
+        int pnum = 0;
+        if (r->conn->local.ss_family == AF_INET)
+            pnum = ntohs(((struct sockaddr_in *)&r->conn->local)->sin_port);
+        else if (r->conn->local.ss_family == AF_INET6)
+            pnum = ntohs(((struct sockaddr_in6 *)&r->conn->local)->sin6_port);
+        if (pnum && pnum != 80)
+            snprintf(port, sizeof(port), ":%d", pnum);
+    }
+    char *s = px_psprintf(r->pool, "http://%.*s%s%.*s", (int)host.len, host.data, port, (int)path.len,
+                          path.data);
+    return px_str_make(s, strlen(s));
+}
+
+int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf)
+{
+    int code = clcf->return_code;
+    if (code == 444) {
+        r->keepalive = 0;
+        return 444;
+    }
+    if (!clcf->return_has_text) {
+        if (code < 300 && code != 204) {
+            http_send_simple(r, code, PX_NULL_STR, PX_NULL_STR);
+            return PX_DONE;
+        }
+        return code;
+    }
+    px_str_t text;
+    if (http_cv_eval(r, &clcf->return_text, &text) != PX_OK)
+        return 500;
+    if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
+        r->location = absolute_location(r, text);
+        return code;
+    }
+    http_send_simple(r, code, r->loc->default_type, text);
+    return PX_DONE;
+}
+
+static void run_phases(http_request_t *r)
+{
+    if (find_location(r)) {
+        char *loc = px_psprintf(r->pool, "%.*s/%s%.*s", (int)r->uri.len, r->uri.data,
+                                r->args.len ? "?" : "", (int)r->args.len, r->args.data);
+        r->location = absolute_location(r, px_str_make(loc, strlen(loc)));
+        http_finalize(r, 301);
+        return;
+    }
+    http_core_loc_conf_t *clcf = r->loc;
+    if (clcf->internal && !r->internal) {
+        http_finalize(r, 404);
+        return;
+    }
+    if (r->content_length_n > 0 && clcf->client_max_body_size &&
+        r->content_length_n > clcf->client_max_body_size) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "client intended to send too large body: %lld bytes",
+                     (long long)r->content_length_n);
+        r->lingering = 1;
+        http_finalize(r, 413);
+        return;
+    }
+    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
+    http_handler_fn *h = cmcf->phase_rewrite.elts;
+    for (size_t i = 0; i < cmcf->phase_rewrite.nelts; i++) {
+        int rc = h[i](r);
+        if (rc != PX_DECLINED) {
+            http_finalize(r, rc);
+            return;
+        }
+    }
+    if (clcf->return_code >= 0) {
+        http_finalize(r, http_run_return(r, clcf));
+        return;
+    }
+    h = cmcf->phase_access.elts;
+    for (size_t i = 0; i < cmcf->phase_access.nelts; i++) {
+        int rc = h[i](r);
+        if (rc != PX_DECLINED && rc != PX_OK) {
+            http_finalize(r, rc);
+            return;
+        }
+    }
+    if (clcf->content_handler) {
+        http_finalize(r, clcf->content_handler(r));
+        return;
+    }
+    /* No content module for this location (static files are not served yet). */
+    http_finalize(r, 404);
+}
+
+int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args)
+{
+    if (--r->uri_changes == 0) {
+        px_log_error(PX_LOG_ERR, &r->log, 0,
+                     "rewrite or internal redirection cycle while internally redirecting to \"%.*s\"",
+                     (int)uri.len, uri.data);
+        r->err_status = 0;
+        http_finalize(r, 500);
+        return PX_DONE;
+    }
+    r->uri = uri;
+    r->args = args;
+    r->internal = 1;
+    http_variables_request_init(r);
+    run_phases(r);
+    return PX_DONE;
+}
+
+int http_named_location(http_request_t *r, px_str_t name)
+{
+    http_core_loc_conf_t *clcf = http_location_find_named(r->srv->locations, name);
+    if (clcf == NULL) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "could not find named location \"%.*s\"", (int)name.len,
+                     name.data);
+        r->err_status = 0;
+        http_finalize(r, 500);
+        return PX_DONE;
+    }
+    if (--r->uri_changes == 0) {
+        px_log_error(PX_LOG_ERR, &r->log, 0,
+                     "rewrite or internal redirection cycle while redirect to named location \"%.*s\"",
+                     (int)name.len, name.data);
+        r->err_status = 0;
+        http_finalize(r, 500);
+        return PX_DONE;
+    }
+    r->internal = 1;
+    r->loc = clcf;
+    r->loc_conf = clcf->ctx->loc_conf;
+    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
+    http_handler_fn *h = cmcf->phase_rewrite.elts;
+    for (size_t i = 0; i < cmcf->phase_rewrite.nelts; i++) {
+        int rc = h[i](r);
+        if (rc != PX_DECLINED) {
+            http_finalize(r, rc);
+            return PX_DONE;
+        }
+    }
+    if (clcf->return_code >= 0)
+        http_finalize(r, http_run_return(r, clcf));
+    else if (clcf->content_handler)
+        http_finalize(r, clcf->content_handler(r));
+    else
+        http_finalize(r, 404);
+    return PX_DONE;
+}
+
+/* error_page: PX_OK when it took over the request. */
+static int error_page(http_request_t *r, int status)
+{
+    if (r->error_page_done && !r->loc->recursive_error_pages)
+        return PX_DECLINED;
+    px_array_t *pages = r->loc->error_pages;
+    if (pages == NULL)
+        return PX_DECLINED;
+    http_error_page_t *ep = pages->elts;
+    for (size_t i = 0; i < pages->nelts; i++) {
+        if (ep[i].code != status)
+            continue;
+        r->error_page_done = 1;
+        px_str_t uri;
+        if (http_cv_eval(r, &ep[i].uri, &uri) != PX_OK)
+            return PX_DECLINED;
+        r->err_status = ep[i].overwrite > 0 ? ep[i].overwrite : ep[i].overwrite == 0 ? 0 : status;
+        if (uri.len && uri.data[0] == '@') {
+            http_named_location(r, uri);
+            return PX_OK;
+        }
+        if (uri.len && uri.data[0] != '/') {
+            /* an absolute URL: a redirect, 302 unless =30x says otherwise */
+            int code = ep[i].overwrite >= 301 && ep[i].overwrite <= 308 ? ep[i].overwrite : 302;
+            r->err_status = 0;
+            r->location = uri;
+            http_send_special(r, code);
+            write_output(r);
+            return PX_OK;
+        }
+        px_str_t args = PX_NULL_STR;
+        for (size_t k = 0; k < uri.len; k++) {
+            if (uri.data[k] == '?') {
+                args = px_str_make(uri.data + k + 1, uri.len - k - 1);
+                uri.len = k;
+                break;
+            }
+        }
+        if (r->method != HTTP_METHOD_HEAD) {
+            r->method = HTTP_METHOD_GET;
+            r->method_name = PX_STR("GET");
+        }
+        http_internal_redirect(r, uri, args);
+        return PX_OK;
+    }
+    return PX_DECLINED;
+}
+
+void http_finalize(http_request_t *r, int rc)
+{
+    if (rc == PX_DONE || r->header_sent) {
+        if (r->header_sent)
+            write_output(r);
+        return;
+    }
+    if (rc == 444) {
+        r->status = 444;
+        http_log_request(r);
+        r->logged = 1;
+        close_connection(r->hc);
+        return;
+    }
+    if (rc == PX_ERROR || rc < 100)
+        rc = 500;
+    if (rc >= 300 && error_page(r, rc) == PX_OK)
+        return;
+    http_send_special(r, rc);
+    write_output(r);
+}
+
+/* ---- output ---- */
+
+static void request_done(http_request_t *r);
+
+static void write_output(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    px_conn_t *c = hc->c;
+    while (hc->out_len) {
+        if (!c->writable) {
+            px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
+            return;
+        }
+        ssize_t n = px_conn_send(c, hc->out, hc->out_len);
+        if (n == PX_AGAIN)
+            continue;
+        if (n < 0) {
+            px_log_error(PX_LOG_INFO, &r->log, errno, "writev() failed while sending response to client");
+            r->keepalive_out = 0;
+            hc->out_len = 0;
+            http_log_request(r);
+            close_connection(hc);
+            return;
+        }
+        r->bytes_sent += (uint64_t)n;
+        hc->out += n;
+        hc->out_len -= (size_t)n;
+    }
+    px_timer_del(&c->write_timer);
+    request_done(r);
+}
+
+static void conn_write(px_conn_t *c)
+{
+    http_conn_t *hc = c->data;
+    if (hc->r && hc->out_len)
+        write_output(hc->r);
+}
+
+/* Consumes the request body without keeping it, so the connection can be reused.
+ * PX_OK when done, PX_AGAIN when more must arrive, PX_ERROR on a broken body. */
+static int discard_body(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    px_conn_t *c = hc->c;
+    if (!r->chunked_in && r->content_length_n <= 0)
+        return PX_OK;
+    if (!r->discarding_body) {
+        r->discarding_body = 1;
+        hc->body_rest = r->chunked_in ? -1 : r->content_length_n;
+        http_chunked_init(&hc->chunked);
+        if (r->expect_continue && hc->pos == hc->len) {
+            /* the client waits for this before sending the body we are about to drop */
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (px_conn_send(c, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1))
+                return PX_ERROR;
+        }
+    }
+    for (;;) {
+        while (hc->pos < hc->len) {
+            if (!r->chunked_in) {
+                size_t avail = hc->len - hc->pos;
+                size_t take = (int64_t)avail < hc->body_rest ? avail : (size_t)hc->body_rest;
+                hc->pos += take;
+                hc->body_rest -= (int64_t)take;
+                if (hc->body_rest == 0)
+                    return PX_OK;
+            } else {
+                size_t consumed;
+                http_span_t data;
+                int rc = http_parse_chunked(&hc->chunked, hc->buf + hc->pos, hc->len - hc->pos,
+                                            &consumed, &data);
+                hc->pos += consumed;
+                if (rc == HTTP_PARSE_CHUNKED_DONE)
+                    return PX_OK;
+                if (rc != HTTP_PARSE_OK && rc != HTTP_PARSE_AGAIN) {
+                    px_log_error(PX_LOG_INFO, &r->log, 0, "client sent invalid chunked body");
+                    return PX_ERROR;
+                }
+            }
+        }
+        hc->pos = hc->len = 0;
+        if (hc->buf == NULL) {
+            hc->size = 0;
+            if (grow_buffer(hc) != PX_OK)
+                return PX_ERROR;
+        }
+        if (!c->readable)
+            return PX_AGAIN;
+        ssize_t n = px_conn_recv(c, hc->buf, hc->size);
+        if (n == PX_AGAIN)
+            return PX_AGAIN;
+        if (n <= 0)
+            return PX_ERROR;
+        hc->len = (size_t)n;
+    }
+}
+
+static void request_done(http_request_t *r)
+{
+    if (!r->logged) {
+        http_log_request(r);
+        r->logged = 1;
+    }
+    finalize_connection(r);
+}
+
+/* After the response: drop the rest of the body, then keep the connection or close it. */
+static void finalize_connection(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    px_conn_t *c = hc->c;
+    http_core_loc_conf_t *loc = r->loc;
+    if (!r->keepalive_out) {
+        int unread = r->chunked_in || r->content_length_n > 0 || hc->len > hc->pos;
+        if (unread && r->lingering)
+            lingering_close(hc, loc);
+        else if (unread && loc->lingering_timeout > 0 && r->status >= 400)
+            lingering_close(hc, loc);
+        else
+            close_connection(hc);
+        return;
+    }
+    int rc = discard_body(r);
+    if (rc == PX_AGAIN) {
+        px_timer_add(&c->read_timer, (px_msec_t)loc->client_body_timeout);
+        return;
+    }
+    if (rc != PX_OK) {
+        close_connection(hc);
+        return;
+    }
+    px_timer_del(&c->read_timer);
+    px_pool_destroy(r->pool);
+    hc->r = NULL;
+    hc->out = NULL;
+    hc->out_len = 0;
+    if (hc->pos < hc->len) {
+        /* pipelined: the next request is already here */
+        memmove(hc->buf, hc->buf + hc->pos, hc->len - hc->pos);
+        hc->len -= hc->pos;
+        hc->pos = 0;
+        px_post(&hc->resume);
+        return;
+    }
+    hc->pos = hc->len = 0;
+    free(hc->buf);
+    hc->buf = NULL;
+    hc->size = 0;
+    px_timer_add(&c->read_timer, (px_msec_t)loc->keepalive_timeout);
+    px_conn_set_idle(c, 1);
+    if (c->readable || c->peer_closed) {
+        px_conn_set_idle(c, 0);
+        hc->size = 0;
+        if (grow_buffer(hc) != PX_OK) {
+            close_connection(hc);
+            return;
+        }
+        read_head(hc);
+    }
+}

@@ -1,0 +1,39 @@
+/* Per-connection HTTP/1.x state shared by the request reader and the response writer. */
+#ifndef HTTP_REQUEST_H
+#define HTTP_REQUEST_H
+
+#include "http/http_core.h"
+#include "http/http_parse.h"
+
+typedef struct http_conn {
+    px_conn_t *c;
+    http_addr_conf_t *addr;
+    http_core_srv_conf_t *default_srv;
+    char *buf;       /* request head (and pipelined bytes after it) */
+    size_t size;     /* capacity of buf */
+    size_t len;      /* bytes in buf */
+    size_t head_end; /* where the current request's head ends */
+    size_t pos;      /* first byte not yet consumed (head, then body, then pipelined) */
+    http_parser_t parser;
+    int parse_phase; /* 0 request line, 1 headers */
+    px_array_t header_spans; /* offsets until the head is complete */
+    http_request_t *r;
+    px_msec_t start_msec;
+    px_post_t resume;
+
+    /* pending output */
+    const char *out;
+    size_t out_len;
+
+    /* request body being discarded */
+    int64_t body_rest; /* bytes of a Content-Length body still to drop */
+    http_chunked_t chunked;
+    int64_t body_received;
+} http_conn_t;
+
+void http_init_connection(px_conn_t *c);
+int http_send_special(http_request_t *r, int status);
+/* Runs a `return` of clcf: PX_DONE when a response is queued, else a status to finalize with. */
+int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf);
+
+#endif

@@ -1,0 +1,218 @@
+/* Responses: status lines, header serialisation, nginx's built-in error pages, and the
+ * writer that keeps unsent bytes until the socket drains. */
+#include <stdio.h>
+
+#include "core/px_addr.h"
+#include "core/px_log.h"
+#include "core/px_time.h"
+#include "http/http_request.h"
+
+typedef struct {
+    int code;
+    const char *text;
+} status_text_t;
+
+static const status_text_t statuses[] = {
+    {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
+    {202, "Accepted"}, {204, "No Content"}, {206, "Partial Content"},
+    {301, "Moved Permanently"}, {302, "Moved Temporarily"}, {303, "See Other"},
+    {304, "Not Modified"}, {307, "Temporary Redirect"}, {308, "Permanent Redirect"},
+    {400, "Bad Request"}, {401, "Unauthorized"}, {402, "Payment Required"}, {403, "Forbidden"},
+    {404, "Not Found"}, {405, "Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Time-out"},
+    {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"}, {412, "Precondition Failed"},
+    {413, "Request Entity Too Large"}, {414, "Request-URI Too Large"},
+    {415, "Unsupported Media Type"}, {416, "Requested Range Not Satisfiable"},
+    {421, "Misdirected Request"}, {429, "Too Many Requests"}, {500, "Internal Server Error"},
+    {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Temporarily Unavailable"},
+    {504, "Gateway Time-out"}, {505, "HTTP Version Not Supported"}, {507, "Insufficient Storage"},
+    {0, NULL}};
+
+const char *http_status_text(int status)
+{
+    for (const status_text_t *s = statuses; s->code; s++) {
+        if (s->code == status)
+            return s->text;
+    }
+    return NULL;
+}
+
+int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value)
+{
+    if (r->out_headers.elts == NULL && px_array_init(&r->out_headers, r->pool, 8, sizeof(http_header_t)) != PX_OK)
+        return PX_ERROR;
+    http_header_t *h = px_array_push(&r->out_headers);
+    if (h == NULL)
+        return PX_ERROR;
+    h->name = name;
+    h->value = value;
+    return PX_OK;
+}
+
+/* Appends to a growable pool buffer. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    px_pool_t *pool;
+} out_buf_t;
+
+static void put(out_buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        char *np = px_palloc(b->pool, cap);
+        if (b->len)
+            memcpy(np, b->p, b->len);
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(out_buf_t *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_str(out_buf_t *b, px_str_t s)
+{
+    put(b, s.data, s.len);
+}
+
+/* Serialises the status line and headers into b. */
+static void build_head(http_request_t *r, out_buf_t *b)
+{
+    http_core_loc_conf_t *loc = r->loc;
+    char line[128];
+    int status = r->status;
+    const char *text = http_status_text(status);
+    int n = text ? snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", status, text)
+                 : snprintf(line, sizeof(line), "HTTP/1.1 %03d \r\n", status);
+    put(b, line, (size_t)n);
+    puts_(b, loc && !loc->server_tokens ? "Server: proxyd\r\n" : "Server: proxyd/" PROXYD_VERSION "\r\n");
+    puts_(b, "Date: ");
+    put_str(b, px_time_http_date());
+    puts_(b, "\r\n");
+    if (r->content_type.len) {
+        puts_(b, "Content-Type: ");
+        put_str(b, r->content_type);
+        puts_(b, "\r\n");
+    }
+    if (r->out_content_length >= 0) {
+        n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n", (long long)r->out_content_length);
+        put(b, line, (size_t)n);
+    }
+    if (r->location.len) {
+        puts_(b, "Location: ");
+        put_str(b, r->location);
+        puts_(b, "\r\n");
+    }
+    if (r->keepalive_out) {
+        puts_(b, "Connection: keep-alive\r\n");
+        if (loc && loc->keepalive_header >= 0) {
+            n = snprintf(line, sizeof(line), "Keep-Alive: timeout=%lld\r\n",
+                         (long long)loc->keepalive_header);
+            put(b, line, (size_t)n);
+        }
+    } else {
+        puts_(b, "Connection: close\r\n");
+    }
+    http_header_t *h = r->out_headers.elts;
+    for (size_t i = 0; h && i < r->out_headers.nelts; i++) {
+        if (h[i].value.len == 0)
+            continue;
+        put_str(b, h[i].name);
+        puts_(b, ": ");
+        put_str(b, h[i].value);
+        puts_(b, "\r\n");
+    }
+    puts_(b, "\r\n");
+}
+
+/* The body nginx sends for a status without content of its own. */
+static px_str_t special_body(http_request_t *r, int status)
+{
+    const char *text = http_status_text(status);
+    if (status < 300 || status == 304 || text == NULL)
+        return PX_NULL_STR;
+    const char *tail = r->loc && !r->loc->server_tokens ? "proxyd" : "proxyd/" PROXYD_VERSION;
+    char *body = px_psprintf(r->pool,
+                             "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+                             "<center><h1>%d %s</h1></center>\r\n<hr><center>%s</center>\r\n"
+                             "</body>\r\n</html>\r\n",
+                             status, text, status, text, tail);
+    return px_str_make(body, strlen(body));
+}
+
+/* Keepalive only if the request allows it and nothing forces a close. */
+static void decide_keepalive(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    r->keepalive_out = r->keepalive && !px_worker_exiting && r->loc && r->loc->keepalive_timeout > 0 &&
+                       r->conn->requests < (unsigned long)r->loc->keepalive_requests &&
+                       px_current_msec - hc->start_msec < (px_msec_t)r->loc->keepalive_time;
+}
+
+int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_str_t body)
+{
+    r->status = r->err_status ? r->err_status : status;
+    r->content_type = content_type;
+    r->out_content_length = (int64_t)body.len;
+    if (status == 204 || status == 304 || (status >= 100 && status < 200)) {
+        r->out_content_length = -1;
+        r->content_type = PX_NULL_STR;
+        body = PX_NULL_STR;
+    }
+    decide_keepalive(r);
+    out_buf_t b = {NULL, 0, 0, r->pool};
+    if (r->http_major >= 1) {
+        build_head(r, &b);
+        r->header_bytes_sent = b.len;
+    }
+    if (!r->header_only)
+        put_str(&b, body);
+    r->header_sent = 1;
+    r->hc->out = b.p;
+    r->hc->out_len = b.len;
+    return PX_OK;
+}
+
+/* The special response for status, honouring the location's error_page. */
+int http_send_special(http_request_t *r, int status)
+{
+    if (r->lingering || status == 400 || status == 413 || status == 414 || status == 494 ||
+        status == 500 || status == 501 || status == 505 || status == 408)
+        r->keepalive = 0;
+    int shown = status == 494 ? 400 : status;
+    if (status >= 300 && status < 400 && r->location.len == 0) {
+        /* redirects without a target are sent as they are */
+    }
+    return http_send_simple(r, shown, PX_STR("text/html"), special_body(r, shown));
+}
+
+size_t http_log_context(px_log_t *log, char *buf, size_t len)
+{
+    http_request_t *r = log->data;
+    if (r == NULL)
+        return 0;
+    char addr[128];
+    px_addr_to_text((struct sockaddr *)&r->conn->peer, r->conn->peer_len, 0, addr, sizeof(addr));
+    int n;
+    if (r->request_line.len == 0) {
+        n = snprintf(buf, len, ", client: %s, server: %s", addr,
+                     r->conn->listening ? r->conn->listening->text : "");
+    } else {
+        px_str_t sn = r->srv ? r->srv->server_name : PX_NULL_STR;
+        n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"", addr, (int)sn.len,
+                     sn.data ? sn.data : "", (int)r->request_line.len, r->request_line.data);
+        if (n > 0 && (size_t)n < len && r->h_host) {
+            int m = snprintf(buf + n, len - (size_t)n, ", host: \"%.*s\"", (int)r->h_host->value.len,
+                             r->h_host->value.data);
+            if (m > 0)
+                n += m;
+        }
+    }
+    if (n < 0)
+        return 0;
+    return (size_t)n < len ? (size_t)n : len - 1;
+}

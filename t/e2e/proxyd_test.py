@@ -1,0 +1,209 @@
+"""Shared helpers for proxyd's end-to-end tests: start real proxyd (and nginx) processes on
+loopback with a config written by the test, talk raw HTTP to them, read their logs.
+
+Each test file is a script run by ctest with Debian's /usr/bin/python3; it uses unittest and
+exits non-zero on failure. PROXYD_BIN points at the binary under test."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+PROXYD_BIN = os.environ.get("PROXYD_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "proxyd")
+NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=5.0, host="127.0.0.1"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class Proxyd:
+    """A proxyd master running in the foreground (daemon off) on a config in its own dir.
+
+    `conf` is the text of the http{} part and anything else; main-context lines for pid,
+    error_log and daemon are added unless `raw=True`."""
+
+    def __init__(self, conf, raw=False, workers=1, binary=None):
+        self.dir = tempfile.mkdtemp(prefix="proxyd-e2e-")
+        self.binary = binary or PROXYD_BIN
+        self.conf_path = os.path.join(self.dir, "proxyd.conf")
+        self.pid_path = os.path.join(self.dir, "proxyd.pid")
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.proc = None
+        self.write_conf(conf, raw=raw, workers=workers)
+
+    def write_conf(self, conf, raw=False, workers=1):
+        if not raw:
+            conf = ("worker_processes %d;\npid %s;\nerror_log %s info;\n"
+                    "events { worker_connections 1024; }\n" % (workers, self.pid_path, self.error_log)
+                    + conf)
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_config(self, *extra):
+        """Runs `proxyd -t`; returns (exit code, stderr text)."""
+        p = subprocess.run([self.binary, "-t", "-p", self.dir + "/", "-c", self.conf_path] + list(extra),
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stderr
+
+    def start(self, wait_for=None, extra=()):
+        self.proc = subprocess.Popen(
+            [self.binary, "-p", self.dir + "/", "-c", self.conf_path, "-g", "daemon off;"] + list(extra),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if wait_for is not None and not wait_port(wait_for):
+            self.stop()
+            raise RuntimeError("proxyd did not listen on %d:\n%s" % (wait_for, self.read_error_log()))
+        return self
+
+    def master_pid(self):
+        return self.proc.pid
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def signal(self, signo):
+        os.kill(self.proc.pid, signo)
+
+    def stop(self, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            for s in (self.proc.stdout, self.proc.stderr):
+                if s:
+                    s.close()
+
+    def read_error_log(self):
+        try:
+            with open(self.error_log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def raw_request(port, data, timeout=5.0, read_until_close=True, host="127.0.0.1"):
+    """Sends bytes, returns everything the server wrote until it closed (or timeout)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        if data:
+            s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def parse_responses(data):
+    """Splits a byte stream into [(status, headers dict (lowercase names), body)] using
+    Content-Length (responses here always carry one or have no body)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        n = int(headers.get("content-length", "0"))
+        body, data = rest[:n], rest[n:]
+        out.append((status, headers, body))
+    return out
+
+
+def status_of(data):
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else None
+
+
+def main():
+    unittest.main(verbosity=2)
+
+
+class NginxRef:
+    """Debian's nginx running the same http{} text as a Proxyd, for differential tests.
+
+    Same interface as Proxyd (start/stop/cleanup/read_error_log/path); it gets its own prefix
+    dir with pid, error log and temp paths inside, and `user root;` is not needed: paths are
+    opened by the master."""
+
+    def __init__(self, conf):
+        self.dir = tempfile.mkdtemp(prefix="nginx-e2e-")
+        self.conf_path = os.path.join(self.dir, "nginx.conf")
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.proc = None
+        for d in ("client_body_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+            os.chmod(os.path.join(self.dir, d), 0o777)
+        with open(self.conf_path, "w") as f:
+            f.write("worker_processes 1;\npid %s/nginx.pid;\nerror_log %s info;\n"
+                    "events { worker_connections 1024; }\n" % (self.dir, self.error_log) + conf)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start(self, wait_for=None):
+        self.proc = subprocess.Popen(
+            [NGINX_BIN, "-p", self.dir + "/", "-e", self.error_log, "-c", self.conf_path,
+             "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if wait_for is not None and not wait_port(wait_for):
+            self.stop()
+            raise RuntimeError("nginx did not listen on %d:\n%s" % (wait_for, self.read_error_log()))
+        return self
+
+    stop = Proxyd.stop
+    read_error_log = Proxyd.read_error_log
+    cleanup = Proxyd.cleanup
+
+
+def normalize_response(data):
+    """A response byte stream with what legitimately differs between nginx and proxyd made
+    equal: the Date header's value and the server's name/version (header and error pages)."""
+    import re
+    data = re.sub(rb"(?m)^Date: [^\r\n]*", b"Date: X", data)
+    data = re.sub(rb"(?m)^Server: [^\r\n]*", b"Server: X", data)
+    data = re.sub(rb"<hr><center>(nginx|proxyd)(/[0-9.]+)?</center>", b"<hr><center>X</center>", data)
+    return data

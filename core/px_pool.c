@@ -11,7 +11,7 @@ struct px_pool_block {
     px_pool_block_t *next;
     size_t size;
     size_t used;
-    char data[];
+    _Alignas(16) char data[];
 };
 
 struct px_pool_cleanup {

@@ -11,6 +11,11 @@
 
 #include "core/px_log.h"
 
+/* Set when a block of a partial tree ended at its syntax error. Setters above it then fail
+ * without a message of their own (or with one nginx would never have reached), and the
+ * syntax error is what gets reported. */
+static int stopped_at_syntax_error;
+
 void conf_log(conf_ctx_t *cf, int level, int err, const char *fmt, ...)
 {
     char msg[2048];
@@ -94,6 +99,8 @@ static int apply_directive(conf_ctx_t *cf, const conf_node_t *node)
             }
             const char *rv = d->set(cf, node, d, conf_for_level(cf, d, m));
             cf->node = node;
+            if (rv && stopped_at_syntax_error)
+                return PX_ABORT;
             if (rv == CONF_ERROR)
                 return PX_ERROR;
             if (rv) {
@@ -116,17 +123,19 @@ int conf_apply_block(conf_ctx_t *cf, const conf_node_t *block, unsigned type)
     cf->type = type;
     for (size_t i = 0; i < block->nchildren; i++) {
         const conf_node_t *node = &block->children[i];
-        if (apply_directive(cf, node) != PX_OK) {
+        int rc = apply_directive(cf, node);
+        if (rc != PX_OK) {
             cf->type = saved;
-            return PX_ERROR;
-        }
-        /* A partial tree ends inside this block: nginx stopped at the syntax error here. */
-        if (node->block_open) {
-            cf->type = saved;
-            return PX_ABORT;
+            return rc;
         }
     }
     cf->type = saved;
+    /* A partial tree ends inside this block: nginx stopped at the syntax error here, before
+     * anything that runs at the end of a block. */
+    if (block->block_open) {
+        stopped_at_syntax_error = 1;
+        return PX_ABORT;
+    }
     return PX_OK;
 }
 
@@ -149,6 +158,7 @@ static char *absolute(px_pool_t *pool, const char *prefix, const char *path)
  * it applied cleanly (the order in which nginx finds errors). */
 static int apply_tree(conf_ctx_t *cf, conf_tree_t *tree)
 {
+    stopped_at_syntax_error = 0;
     int rc = conf_apply_block(cf, &tree->root, CONF_MAIN);
     if (rc == PX_ERROR)
         return PX_ERROR;
@@ -213,6 +223,9 @@ px_cycle_t *conf_load(const conf_load_opts_t *opts)
     cycle->conf_tree = tree;
     if (apply_tree(&cf, tree) != PX_OK)
         goto failed;
+    /* nginx announces the syntax as soon as the files are read; later checks follow it. */
+    if (opts->announce_syntax_ok)
+        fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n", opts->announce_name);
 
     cf.node = NULL;
     for (size_t i = 0; i < opts->nmodules; i++) {

@@ -243,8 +243,8 @@ static const char *init_events_conf(conf_ctx_t *cf, void *conf)
     cf->cycle->worker_connections = ec->connections == CONF_UNSET ? 512 : (unsigned)ec->connections;
     cf->cycle->multi_accept = ec->multi_accept == 1;
     cf->cycle->accept_mutex = ec->accept_mutex == 1;
-    if (cf->cycle->worker_connections < 2)
-        return "\"worker_connections\" directive invalid value";
+    /* Too few connections is not a configuration error for nginx either: a worker short of
+     * connections logs "worker_connections are not enough" when it accepts. */
     return NULL;
 }
 

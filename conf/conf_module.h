@@ -116,6 +116,8 @@ typedef struct {
     const char *g_directives;
     const char *error_log_cli;
     int test_only;
+    int announce_syntax_ok;    /* -t without -q: print "syntax is ok" once parsing succeeded */
+    const char *announce_name; /* the file name as the user gave it */
     conf_module_t **modules;
     size_t nmodules;
 } conf_load_opts_t;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "conf/conf_module.h"
@@ -60,7 +61,7 @@ static int parse_options(int argc, char **argv)
             switch (c) {
             case '?':
             case 'h':
-                opt.help = 1;
+                opt.help = opt.version = 1; /* nginx's help starts with the version line */
                 continue;
             case 'v':
                 opt.version = 1;
@@ -78,7 +79,7 @@ static int parse_options(int argc, char **argv)
                 opt.quiet = 1;
                 continue;
             case 'p':
-                target = &opt.prefix, what = "prefix";
+                target = &opt.prefix, what = "directory name";
                 break;
             case 'e':
                 target = &opt.error_log, what = "file name";
@@ -87,7 +88,7 @@ static int parse_options(int argc, char **argv)
                 target = &opt.conf, what = "file name";
                 break;
             case 'g':
-                target = &opt.directives, what = "directives";
+                target = &opt.directives, what = "parameter";
                 break;
             case 's':
                 target = &opt.signal, what = "parameter";
@@ -126,6 +127,17 @@ static char *with_slash(const char *dir)
     return p;
 }
 
+static char *under_prefix(const char *prefix, const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    size_t plen = strlen(prefix), len = strlen(path);
+    char *p = malloc(plen + len + 1);
+    memcpy(p, prefix, plen);
+    memcpy(p + plen, path, len + 1);
+    return p;
+}
+
 static px_cycle_t *reload_config(px_cycle_t *old)
 {
     (void)old;
@@ -142,9 +154,8 @@ static void dump_config(px_cycle_t *cycle)
     conf_tree_t *tree = cycle->conf_tree;
     for (size_t i = 0; i < tree->nfiles; i++) {
         printf("# configuration file %s:\n", tree->files[i].path);
+        /* nginx adds one newline whether or not the file ends with one. */
         fwrite(tree->files[i].content, 1, tree->files[i].len, stdout);
-        if (tree->files[i].len == 0 || tree->files[i].content[tree->files[i].len - 1] != '\n')
-            putchar('\n');
         putchar('\n');
     }
     fflush(stdout);
@@ -190,66 +201,56 @@ int main(int argc, char **argv)
         return 1;
     if (opt.version) {
         fprintf(stderr, "proxyd version: proxyd/%s\n", PROXYD_VERSION);
+        if (opt.help)
+            usage();
         if (opt.version_full)
             fprintf(stderr, "built with OpenSSL 3, PCRE2, zlib, libnghttp2\n"
                             "configure arguments: (cmake)\n");
-    }
-    if (opt.help)
-        usage();
-    if (opt.version || opt.help)
         return 0;
+    }
 
     px_time_update();
     px_errlog.fd = -1;
     px_errlog.level = PX_LOG_NOTICE;
     px_log_to_stderr = 1;
-    if (opt.error_log && !opt.test && !opt.signal) {
-        int fd = px_log_open_file(opt.error_log);
+
+    /* As nginx: a relative -c or -e names a file under the prefix, and a relative prefix
+     * stays relative (proxyd never changes directory), so messages name files as nginx does. */
+    char *prefix = with_slash(opt.prefix ? opt.prefix : DEFAULT_PREFIX);
+    const char *conf_arg = opt.conf ? opt.conf : DEFAULT_CONF;
+    char *conf = under_prefix(prefix, conf_arg); /* what conf_load reads, for messages */
+    const char *error_log = NULL;
+    if (opt.error_log)
+        error_log = strcmp(opt.error_log, "stderr") == 0 ? opt.error_log
+                                                         : under_prefix(prefix, opt.error_log);
+    if (error_log && !opt.test && !opt.signal) {
+        int fd = px_log_open_file(error_log);
         if (fd < 0) {
-            px_log_stderr(PX_LOG_ALERT, errno, "could not open error log file: open() \"%s\" failed",
-                          opt.error_log);
+            px_log_stderr(PX_LOG_ALERT, errno,
+                          "could not open error log file: open() \"%s\" failed", error_log);
             return 1;
         }
         px_errlog.fd = fd;
     }
 
-    char cwd[4096];
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-        strcpy(cwd, "/");
-    const char *prefix = opt.prefix ? opt.prefix : DEFAULT_PREFIX;
-    char *abs_prefix = prefix[0] == '/' ? with_slash(prefix) : NULL;
-    if (abs_prefix == NULL) {
-        char tmp[8192];
-        snprintf(tmp, sizeof(tmp), "%s/%s", cwd, prefix);
-        abs_prefix = with_slash(tmp);
-    }
-    const char *conf = opt.conf ? opt.conf : DEFAULT_CONF;
-    char conf_abs[8192];
-    if (conf[0] == '/')
-        snprintf(conf_abs, sizeof(conf_abs), "%s", conf);
-    else if (opt.conf)
-        snprintf(conf_abs, sizeof(conf_abs), "%s/%s", cwd, conf);
-    else
-        snprintf(conf_abs, sizeof(conf_abs), "%s%s", abs_prefix, conf);
-
-    load_opts.prefix = abs_prefix;
-    load_opts.conf_file = conf_abs;
+    load_opts.prefix = prefix;
+    load_opts.conf_file = conf_arg;
     load_opts.g_directives = opt.directives;
-    load_opts.error_log_cli = opt.error_log;
+    load_opts.error_log_cli = error_log;
     load_opts.test_only = opt.test || opt.signal;
     load_opts.modules = (conf_module_t **)px_modules;
     load_opts.nmodules = px_nmodules;
 
+    load_opts.announce_syntax_ok = opt.test && !opt.quiet;
+    load_opts.announce_name = conf;
     px_cycle_t *cycle = conf_load(&load_opts);
     if (opt.test) {
         if (cycle == NULL) {
-            fprintf(stderr, "proxyd: configuration file %s test failed\n", conf_abs);
+            fprintf(stderr, "proxyd: configuration file %s test failed\n", conf);
             return 1;
         }
-        if (!opt.quiet) {
-            fprintf(stderr, "proxyd: the configuration file %s syntax is ok\n", conf_abs);
-            fprintf(stderr, "proxyd: configuration file %s test is successful\n", conf_abs);
-        }
+        if (!opt.quiet)
+            fprintf(stderr, "proxyd: configuration file %s test is successful\n", conf);
         if (opt.dump)
             dump_config(cycle);
         return 0;

@@ -207,13 +207,25 @@ static void free_tree(void *tree)
     http_location_tree_free(tree);
 }
 
+/* http_core's part of the main context: whether http{} was seen (cf->http is reset at its
+ * end, so it cannot tell a second http{} from the first). */
+typedef struct {
+    int http_seen;
+} http_core_main_ctx_conf_t;
+
+static void *create_core_conf(conf_ctx_t *cf)
+{
+    return px_pcalloc(cf->pool, sizeof(http_core_main_ctx_conf_t));
+}
+
 static const char *set_http(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
                             void *conf)
 {
     (void)d;
-    (void)conf;
-    if (cf->http)
+    http_core_main_ctx_conf_t *mcf = conf;
+    if (mcf->http_seen)
         return "\"http\" directive is duplicate";
+    mcf->http_seen = 1;
     conf_http_ctx_t *http = px_pcalloc(cf->pool, sizeof(*http));
     cf->http = http;
     if ((http->main_conf = create_level(cf, CONF_HTTP_MAIN_CONF)) == NULL ||
@@ -408,12 +420,12 @@ static const char *set_keepalive_timeout(conf_ctx_t *cf, const conf_node_t *n,
         return "\"keepalive_timeout\" directive is duplicate";
     int64_t t = conf_parse_msec(n->args[0].value);
     if (t < 0)
-        return "invalid value";
+        return "\"keepalive_timeout\" directive invalid value";
     clcf->keepalive_timeout = t;
     if (n->nargs == 2) {
         int64_t h = conf_parse_sec(n->args[1].value);
         if (h < 0)
-            return "invalid value";
+            return "\"keepalive_timeout\" directive invalid value";
         clcf->keepalive_header = h;
     }
     (void)cf;
@@ -453,10 +465,10 @@ static const char *set_error_page(conf_ctx_t *cf, const conf_node_t *n, const co
         return rv;
     for (size_t i = 0; i < ncodes; i++) {
         int64_t code = conf_parse_number(n->args[i].value);
+        /* 499 is nginx's own "client closed" code: no response can carry it. */
+        if (code < 0 || code == 499)
+            return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
         if (code < 300 || code > 599)
-            return px_psprintf(cf->pool, "value \"%s\" must be between 300 and 599",
-                               n->args[i].value.data);
-        if (code == 499)
             return px_psprintf(cf->pool, "value \"%s\" must be between 300 and 599",
                                n->args[i].value.data);
         http_error_page_t *ep = px_array_push(clcf->error_pages);
@@ -623,6 +635,7 @@ static const conf_directive_t http_core_directives[] = {
 conf_module_t http_core_module = {
     .name = "http_core",
     .directives = http_core_directives,
+    .create_core_conf = create_core_conf,
     .create_main_conf = create_main_conf,
     .create_srv_conf = create_srv_conf,
     .merge_srv_conf = merge_srv_conf,

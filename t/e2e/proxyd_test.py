@@ -207,3 +207,43 @@ def normalize_response(data):
     data = re.sub(rb"(?m)^Server: [^\r\n]*", b"Server: X", data)
     data = re.sub(rb"<hr><center>(nginx|proxyd)(/[0-9.]+)?</center>", b"<hr><center>X</center>", data)
     return data
+
+
+def recv_response(sock, buf=b"", head_request=False):
+    """Reads exactly one response (head, then a Content-Length body unless head_request) from
+    sock; returns (response bytes, bytes read past it). An interim 1xx is returned alone.
+    Returns (b"", buf) when the peer closed before a whole head arrived."""
+    while b"\r\n\r\n" not in buf:
+        b = sock.recv(65536)
+        if not b:
+            return b"", buf
+        buf += b
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v.strip())
+    if head_request or head.split(b" ", 2)[1].startswith(b"1"):
+        n = 0
+    while len(rest) < n:
+        b = sock.recv(65536)
+        if not b:
+            break
+        rest += b
+    return head + b"\r\n\r\n" + rest[:n], rest[n:]
+
+
+def wait_for_text(path, needle, timeout=5.0):
+    """Polls a log file until it contains needle; returns its text (what it has at the end)."""
+    deadline = time.time() + timeout
+    text = ""
+    while True:
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("latin-1")
+        except OSError:
+            pass
+        if needle in text or time.time() >= deadline:
+            return text
+        time.sleep(0.02)

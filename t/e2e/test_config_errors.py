@@ -223,8 +223,8 @@ class ConfigErrorsTest(unittest.TestCase):
                           '"client_max_body_size" directive invalid value in DIR/proxyd.conf:5')
 
     def test_bad_buffer_size_value(self):
-        self.assert_fails("http {\n  client_body_buffer_size 1x;\n}\n",
-                          '"client_body_buffer_size" directive invalid value in DIR/proxyd.conf:5')
+        self.assert_fails("http {\n  client_header_buffer_size 1x;\n}\n",
+                          '"client_header_buffer_size" directive invalid value in DIR/proxyd.conf:5')
 
     def test_bad_time_value(self):
         self.assert_fails("http {\n  send_timeout abc;\n}\n",

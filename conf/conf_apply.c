@@ -240,6 +240,8 @@ px_cycle_t *conf_load(const conf_load_opts_t *opts)
             }
         }
     }
+    if (px_cycle_clone_reuseport(cycle) != PX_OK)
+        goto failed;
     return cycle;
 
 failed:

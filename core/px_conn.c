@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,7 +18,8 @@ int px_worker_exiting;
 static px_conn_t *slab;
 static px_conn_t *free_list;
 static px_conn_t *released; /* closed this iteration; reusable once no stale event can name them */
-static px_conn_t idle_head;  /* circular list of idle keepalive connections */
+static px_conn_t idle_head; /* circular list of idle keepalive connections, newest first */
+static unsigned nidle;
 
 #define ACCEPT_RETRY_MS 500
 
@@ -104,25 +106,30 @@ void px_conn_set_idle(px_conn_t *c, int idle)
         idle_head.idle_next->idle_prev = c;
         idle_head.idle_next = c;
         c->idle = 1;
+        nidle++;
     } else if (!idle && c->idle) {
         c->idle_prev->idle_next = c->idle_next;
         c->idle_next->idle_prev = c->idle_prev;
         c->idle = 0;
+        nidle--;
     }
+}
+
+static void close_idle(px_conn_t *c)
+{
+    /* The owner's read handler sees closing and finishes the connection its own way. */
+    px_conn_set_idle(c, 0);
+    c->closing = 1;
+    if (c->read_handler)
+        c->read_handler(c);
+    else
+        px_conn_close(c);
 }
 
 void px_conn_close_idle(void)
 {
-    while (idle_head.idle_next != &idle_head) {
-        px_conn_t *c = idle_head.idle_next;
-        /* The owner's read handler sees closing and finishes the connection its own way. */
-        px_conn_set_idle(c, 0);
-        c->closing = 1;
-        if (c->read_handler)
-            c->read_handler(c);
-        else
-            px_conn_close(c);
-    }
+    while (idle_head.idle_next != &idle_head)
+        close_idle(idle_head.idle_next);
 }
 
 void px_conn_close(px_conn_t *c)
@@ -275,11 +282,45 @@ static void accept_retry(px_timer_t *t)
     px_listening_enable(t->data);
 }
 
+/* All slots are taken. New connections stay queued in the kernel rather than being accepted
+ * only to be closed: another worker takes them, or this one once slots come back. Like nginx,
+ * the oldest idle keepalive connections make room (an eighth of them, 1 to 32 at a time). */
+static void out_of_slots(px_listening_t *ls)
+{
+    /* Only a connection actually waiting is worth closing an idle one for; the wake-up may
+     * be stale (another worker took it) or the queue just drained. */
+    struct pollfd pfd = {.fd = ls->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+        return;
+    px_msec_t retry = ACCEPT_RETRY_MS;
+    if (released) {
+        /* Closed in this iteration: free again once it ends. */
+        retry = 1;
+    } else if (nidle) {
+        px_log_error(PX_LOG_WARN, NULL, 0,
+                     "%u worker_connections are not enough, reusing connections", px_conn_limit);
+        unsigned n = nidle / 8;
+        n = n < 1 ? 1 : n > 32 ? 32 : n;
+        while (n-- && nidle)
+            close_idle(idle_head.idle_prev);
+        retry = 1;
+    } else {
+        px_log_error(PX_LOG_ALERT, NULL, 0, "%u worker_connections are not enough", px_conn_limit);
+    }
+    /* A level-triggered listener left registered would wake this worker in a loop. */
+    px_listening_disable(ls);
+    px_timer_add(&ls->retry_timer, retry);
+}
+
 static void accept_handler(px_io_t *io, unsigned events)
 {
     (void)events;
     px_listening_t *ls = io->data;
     for (;;) {
+        if (free_list == NULL) {
+            out_of_slots(ls);
+            return;
+        }
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -301,12 +342,9 @@ static void accept_handler(px_io_t *io, unsigned events)
         }
         px_conn_t *c = px_conn_new(fd);
         if (c == NULL) {
-            px_log_error(PX_LOG_ALERT, NULL, 0, "%u worker_connections are not enough",
-                         px_conn_limit);
+            /* A slot was free: only registering with epoll can have failed, and it logged. */
             close(fd);
-            px_listening_disable(ls);
-            px_timer_add(&ls->retry_timer, ACCEPT_RETRY_MS);
-            return;
+            continue;
         }
         memcpy(&c->peer, &peer, plen);
         c->peer_len = plen;
@@ -333,4 +371,20 @@ void px_listening_disable(px_listening_t *ls)
 {
     if (ls->fd >= 0)
         px_event_del(&ls->io);
+}
+
+void px_listening_stop(px_listening_t *ls)
+{
+    if (ls->fd < 0)
+        return;
+    if (ls->io.handler == accept_handler) {
+        px_listening_disable(ls);
+        /* EPOLLEXCLUSIVE hands a new connection's wake-up to one worker only. If it went to
+         * this one just before it stopped listening, no other worker hears of the connection
+         * until the next one arrives: take whatever is queued now, since later arrivals wake
+         * the workers still registered. */
+        if (px_timer_active(&ls->retry_timer) == 0)
+            accept_handler(&ls->io, PX_IO_READ);
+    }
+    px_listening_close(ls);
 }

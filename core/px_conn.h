@@ -23,21 +23,21 @@ struct px_listening {
     int fd;
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char text[128];       /* "127.0.0.1:8080", "[::]:80", "unix:/x" */
+    char text[128]; /* "127.0.0.1:8080", "[::]:80", "unix:/x" */
     int backlog;
-    int rcvbuf, sndbuf;   /* -1: unset */
-    int ipv6only;         /* -1 unset, 0, 1 */
-    int so_keepalive;     /* 0 unset, 1 on, 2 off */
+    int rcvbuf, sndbuf; /* -1: unset */
+    int ipv6only;       /* -1 unset, 0, 1 */
+    int so_keepalive;   /* 0 unset, 1 on, 2 off */
     int keepidle, keepintvl, keepcnt;
     unsigned reuseport : 1;
     unsigned deferred : 1;
     unsigned bind_done : 1;
-    unsigned kept : 1;       /* carried over from the previous configuration */
-    unsigned worker_slot;    /* reuseport: which worker owns this socket */
-    void *servers;           /* protocol layer's data: the server blocks on this address */
+    unsigned kept : 1;         /* carried over from the previous configuration */
+    unsigned worker_slot;      /* reuseport: which worker owns this socket */
+    void *servers;             /* protocol layer's data: the server blocks on this address */
     px_conn_handler_t handler; /* called with each accepted connection */
     px_io_t io;
-    px_timer_t retry_timer;  /* accept back-off after EMFILE / worker_connections */
+    px_timer_t retry_timer; /* accept back-off after EMFILE / worker_connections */
 };
 
 struct px_conn {
@@ -58,8 +58,8 @@ struct px_conn {
     unsigned long requests;
     px_conn_t *next_free;
     px_conn_t *idle_next, *idle_prev; /* idle keepalive list, closed on graceful stop */
-    unsigned readable : 1;  /* data may be waiting: a read has not yet come back short */
-    unsigned writable : 1;  /* the last write did not come back short */
+    unsigned readable : 1;            /* data may be waiting: a read has not yet come back short */
+    unsigned writable : 1;            /* the last write did not come back short */
     unsigned peer_closed : 1;
     unsigned error : 1;
     unsigned timedout : 1;
@@ -92,5 +92,7 @@ int px_listening_open(px_listening_t *ls);
 void px_listening_close(px_listening_t *ls);
 int px_listening_enable(px_listening_t *ls);
 void px_listening_disable(px_listening_t *ls);
+/* Stops listening in this worker for good: accepts what is already queued, then closes. */
+void px_listening_stop(px_listening_t *ls);
 
 #endif

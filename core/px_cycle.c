@@ -98,3 +98,24 @@ void px_cycle_close_unused(px_cycle_t *old)
         ls[i]->fd = -1;
     }
 }
+
+int px_cycle_clone_reuseport(px_cycle_t *cycle)
+{
+    size_t n = cycle->listening.nelts;
+    for (size_t i = 0; i < n; i++) {
+        px_listening_t *orig = ((px_listening_t **)cycle->listening.elts)[i];
+        if (!orig->reuseport || orig->worker_slot != 0)
+            continue;
+        /* one socket per worker, so the kernel spreads connections among them */
+        for (int w = 1; w < cycle->worker_processes; w++) {
+            px_listening_t *l = px_palloc(cycle->pool, sizeof(*l));
+            px_listening_t **slot = px_array_push(&cycle->listening);
+            if (l == NULL || slot == NULL)
+                return PX_ERROR;
+            *l = *orig;
+            l->worker_slot = (unsigned)w;
+            *slot = l;
+        }
+    }
+    return PX_OK;
+}

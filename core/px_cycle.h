@@ -52,6 +52,8 @@ void px_cycle_free(px_cycle_t *cycle);
 /* Adds a listening socket for addr unless one with the same text exists; returns it. */
 px_listening_t *px_cycle_add_listening(px_cycle_t *cycle, const struct sockaddr *sa,
                                        socklen_t len, const char *text);
+/* With reuseport, each worker gets a socket of its own: adds worker_processes - 1 copies. */
+int px_cycle_clone_reuseport(px_cycle_t *cycle);
 /* Opens the cycle's sockets, taking over those of old with the same address. */
 int px_cycle_open_listening(px_cycle_t *cycle, px_cycle_t *old);
 /* Closes sockets of old that cycle did not take over. */

@@ -31,9 +31,15 @@ static int nworkers;
 static unsigned generation;
 
 static volatile sig_atomic_t sig_reload, sig_quit, sig_terminate, sig_reopen, sig_child;
+/* Who sent the last signal of each kind, for the log line nginx writes ("received from"). */
+static volatile sig_atomic_t sig_sender[NSIG];
+static volatile sig_atomic_t terminate_signo;
 
-static void on_signal(int signo)
+static void on_signal(int signo, siginfo_t *info, void *context)
 {
+    (void)context;
+    if (signo > 0 && signo < NSIG)
+        sig_sender[signo] = info ? info->si_pid : 0;
     switch (signo) {
     case SIGHUP:
         sig_reload = 1;
@@ -44,6 +50,7 @@ static void on_signal(int signo)
     case SIGTERM:
     case SIGINT:
         sig_terminate = 1;
+        terminate_signo = signo;
         break;
     case SIGUSR1:
         sig_reopen = 1;
@@ -56,13 +63,25 @@ static void on_signal(int signo)
     }
 }
 
+/* "signal 1 (SIGHUP) received from 1234, reconfiguring", as nginx words it. */
+static void log_signal(int signo, const char *name, const char *action)
+{
+    pid_t from = signo > 0 && signo < NSIG ? sig_sender[signo] : 0;
+    if (from > 0)
+        px_log_error(PX_LOG_NOTICE, NULL, 0, "signal %d (%s) received from %d, %s", signo, name,
+                     (int)from, action);
+    else
+        px_log_error(PX_LOG_NOTICE, NULL, 0, "signal %d (%s) received, %s", signo, name, action);
+}
+
 static const int handled_signals[] = {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGCHLD, SIGALRM};
 
 static void install_signals(sigset_t *blocked)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigemptyset(blocked);
     for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++) {
@@ -177,6 +196,34 @@ static void drop_privileges(px_cycle_t *cycle)
     }
 }
 
+/* env: workers see only TZ and the variables the configuration names (NAME or NAME=VALUE). */
+static void apply_env(px_cycle_t *cycle)
+{
+    const char **names = cycle->env.elts;
+    size_t n = cycle->env.nelts;
+    char **saved = calloc(n + 1, sizeof(char *));
+    const char *tz = getenv("TZ");
+    char *tz_copy = tz ? strdup(tz) : NULL;
+    for (size_t i = 0; saved && i < n; i++) {
+        if (strchr(names[i], '=')) {
+            saved[i] = strdup(names[i]);
+        } else {
+            const char *v = getenv(names[i]);
+            if (v && (saved[i] = malloc(strlen(names[i]) + strlen(v) + 2)))
+                sprintf(saved[i], "%s=%s", names[i], v);
+        }
+    }
+    clearenv();
+    if (tz_copy)
+        setenv("TZ", tz_copy, 1);
+    for (size_t i = 0; saved && i < n; i++) {
+        if (saved[i])
+            putenv(saved[i]); /* the strings stay allocated: putenv keeps them */
+    }
+    free(tz_copy);
+    free(saved);
+}
+
 static void shutdown_expired(px_timer_t *t)
 {
     (void)t;
@@ -189,15 +236,10 @@ static void worker_begin_exit(px_cycle_t *cycle)
 {
     if (px_worker_exiting)
         return;
-    px_worker_exiting = 1;
     px_listening_t **ls = cycle->listening.elts;
-    for (size_t i = 0; i < cycle->listening.nelts; i++) {
-        if (ls[i]->fd >= 0) {
-            px_listening_disable(ls[i]);
-            close(ls[i]->fd);
-            ls[i]->fd = -1;
-        }
-    }
+    for (size_t i = 0; i < cycle->listening.nelts; i++)
+        px_listening_stop(ls[i]);
+    px_worker_exiting = 1;
     px_conn_close_idle();
     if (cycle->shutdown_timeout) {
         px_timer_init(&shutdown_timer, shutdown_expired, NULL);
@@ -232,8 +274,7 @@ static void worker_run(px_cycle_t *cycle, int slot, int single)
             px_log_error(PX_LOG_ALERT, NULL, errno, "setrlimit(RLIMIT_NOFILE, %ld) failed",
                          cycle->rlimit_nofile);
     }
-    if (!single)
-        drop_privileges(cycle);
+    apply_env(cycle);
 
     px_time_update();
     if (px_event_init(512) != PX_OK || px_conn_pool_init(cycle->worker_connections) != PX_OK)
@@ -256,12 +297,17 @@ static void worker_run(px_cycle_t *cycle, int slot, int single)
         if (h[i].init_worker && h[i].init_worker(cycle) != PX_OK)
             exit(2);
     }
+    /* Log files are open by now, as root if we started as root, like nginx's master opens them. */
+    if (!single)
+        drop_privileges(cycle);
 
     for (;;) {
         if (px_event_process(&empty) != PX_OK)
             exit(2);
-        if (sig_terminate)
+        if (sig_terminate) {
+            px_log_error(PX_LOG_NOTICE, NULL, 0, "exiting");
             worker_exit(cycle, 0);
+        }
         if (sig_quit) {
             sig_quit = 0;
             px_log_error(PX_LOG_NOTICE, NULL, 0, "gracefully shutting down");
@@ -272,8 +318,10 @@ static void worker_run(px_cycle_t *cycle, int slot, int single)
             px_log_error(PX_LOG_NOTICE, NULL, 0, "reopening logs");
             worker_reopen_logs(cycle);
         }
-        if (px_worker_exiting && px_conn_active == 0)
+        if (px_worker_exiting && px_conn_active == 0) {
+            px_log_error(PX_LOG_NOTICE, NULL, 0, "exiting");
             worker_exit(cycle, 0);
+        }
     }
 }
 
@@ -308,6 +356,7 @@ static int spawn_worker(px_cycle_t *cycle, int slot)
 
 static void spawn_workers(px_cycle_t *cycle)
 {
+    px_log_error(PX_LOG_NOTICE, NULL, 0, "start worker processes");
     for (int i = 0; i < cycle->worker_processes; i++)
         spawn_worker(cycle, i);
 }
@@ -352,11 +401,11 @@ static void reap_children(px_cycle_t *cycle, int stopping)
         worker_t w = workers[i];
         workers[i].pid = 0;
         if (WIFSIGNALED(status))
-            px_log_error(PX_LOG_ALERT, NULL, 0, "worker process %d exited on signal %d",
-                         (int)pid, WTERMSIG(status));
+            px_log_error(PX_LOG_ALERT, NULL, 0, "worker process %d exited on signal %d", (int)pid,
+                         WTERMSIG(status));
         else if (WEXITSTATUS(status) != 0 || !w.exiting)
-            px_log_error(PX_LOG_ALERT, NULL, 0, "worker process %d exited with code %d",
-                         (int)pid, WEXITSTATUS(status));
+            px_log_error(PX_LOG_ALERT, NULL, 0, "worker process %d exited with code %d", (int)pid,
+                         WEXITSTATUS(status));
         else
             px_log_error(PX_LOG_NOTICE, NULL, 0, "worker process %d exited with code 0", (int)pid);
         /* A worker that dies on its own is replaced; one that failed to start (exit 2) is not,
@@ -378,8 +427,8 @@ static void master_exit(px_cycle_t *cycle, int code)
 
 static px_cycle_t *master_reload(px_cycle_t *cycle, px_reload_fn reload)
 {
-    px_log_error(PX_LOG_NOTICE, NULL, 0, "signal 1 (SIGHUP) received from %d, reconfiguring",
-                 (int)getppid());
+    log_signal(SIGHUP, "SIGHUP", "reconfiguring");
+    px_log_error(PX_LOG_NOTICE, NULL, 0, "reconfiguring");
     px_cycle_t *next = reload(cycle);
     if (next == NULL)
         return cycle;
@@ -406,10 +455,12 @@ static px_cycle_t *master_reload(px_cycle_t *cycle, px_reload_fn reload)
             unlink(cycle->pid_path);
     }
     px_open_error_log(next);
+    /* Before the fork: a new worker would otherwise inherit the sockets of removed listen
+     * addresses and keep them listening, with nobody accepting, for as long as it lives. */
+    px_cycle_close_unused(cycle);
     generation++;
     spawn_workers(next);
     signal_workers(SIGQUIT, 1);
-    px_cycle_close_unused(cycle);
     px_cycle_free(cycle);
     return next;
 }
@@ -447,14 +498,15 @@ int px_master_run(px_cycle_t *cycle, px_reload_fn reload)
         }
         if (sig_terminate) {
             sig_terminate = 0;
-            px_log_error(PX_LOG_NOTICE, NULL, 0, "signal 15 (SIGTERM) received, exiting");
+            log_signal(terminate_signo, terminate_signo == SIGINT ? "SIGINT" : "SIGTERM",
+                       "exiting");
             signal_workers(SIGTERM, 0);
             stopping = 1;
             kill_at = px_current_msec + 5000;
         }
         if (sig_quit) {
             sig_quit = 0;
-            px_log_error(PX_LOG_NOTICE, NULL, 0, "signal 3 (SIGQUIT) received, shutting down");
+            log_signal(SIGQUIT, "SIGQUIT", "shutting down");
             signal_workers(SIGQUIT, 0);
             stopping = 1;
             /* Listening sockets close now so a new instance can bind while workers drain. */
@@ -470,7 +522,8 @@ int px_master_run(px_cycle_t *cycle, px_reload_fn reload)
         }
         if (sig_reopen) {
             sig_reopen = 0;
-            px_log_error(PX_LOG_NOTICE, NULL, 0, "signal 10 (SIGUSR1) received, reopening logs");
+            log_signal(SIGUSR1, "SIGUSR1", "reopening logs");
+            px_log_error(PX_LOG_NOTICE, NULL, 0, "reopening logs");
             px_open_error_log(cycle);
             signal_workers(SIGUSR1, 0);
         }

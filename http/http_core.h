@@ -80,7 +80,8 @@ typedef struct {
 typedef int (*http_handler_fn)(http_request_t *r);
 
 struct http_core_srv_conf {
-    px_array_t names;       /* px_str_t server names as written */
+    px_array_t names;       /* http_server_name_t, as written */
+    px_array_t name_regexes; /* http_regex_t* per name (NULL unless a regex): named captures */
     conf_http_ctx_t *ctx;   /* this server's configuration arrays */
     const char *file;
     unsigned line;

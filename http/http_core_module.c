@@ -41,6 +41,7 @@ static void *create_srv_conf(conf_ctx_t *cf)
 {
     http_core_srv_conf_t *cscf = px_pcalloc(cf->pool, sizeof(*cscf));
     px_array_init(&cscf->names, cf->pool, 4, sizeof(http_server_name_t));
+    px_array_init(&cscf->name_regexes, cf->pool, 4, sizeof(void *));
     px_array_init(&cscf->top_locations, cf->pool, 4, sizeof(conf_http_ctx_t *));
     cscf->client_header_buffer_size = CONF_UNSET_SIZE;
     cscf->client_header_timeout = -1;
@@ -312,6 +313,7 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         http_server_name_t *sn = px_array_push(&cscf->names);
         char err[64];
         http_server_name_parse(PX_STR(""), sn, err, sizeof(err));
+        px_array_push(&cscf->name_regexes);
         cscf->server_name = PX_STR("");
     }
     return NULL;
@@ -403,6 +405,9 @@ static const char *set_server_name(conf_ctx_t *cf, const conf_node_t *n, const c
             return px_pstrdup(cf->pool, err, strlen(err));
         }
         px_pool_cleanup_add(cf->pool, free_server_name, sn);
+        http_regex_t **re = px_array_push(&cscf->name_regexes);
+        if (sn->kind == HTTP_SERVER_NAME_REGEX && http_regex_wrap(cf, sn->regex, re) != PX_OK)
+            return CONF_ERROR;
         if (rc == PX_DECLINED)
             conf_log(cf, PX_LOG_WARN, 0, "%s", err);
         if (cscf->server_name.data == NULL)

@@ -209,6 +209,8 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
         return NULL;
     px_pool_cleanup_add(cf->pool, free_names, names);
     const http_listen_t *opts = NULL;
+    px_array_t members;
+    px_array_init(&members, cf->pool, 4, sizeof(http_listen_t *));
     for (size_t j = first; j < n; j++) {
         if (done[j] || !same_addr(&all[first], &all[j]))
             continue;
@@ -235,6 +237,19 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
         } else if (ac->default_server == NULL) {
             ac->default_server = l->srv;
         }
+        *(http_listen_t **)px_array_push(&members) = l;
+    }
+    /* nginx builds a name table only when there is a choice to make: several servers on
+     * the address, or a default server with a regex name (whose captures are wanted). */
+    http_listen_t **mem = members.elts;
+    int needed = 0;
+    for (size_t j = 0; j < members.nelts; j++)
+        needed |= mem[j]->srv != ac->default_server;
+    http_server_name_t *dsn = ac->default_server->names.elts;
+    for (size_t k = 0; k < ac->default_server->names.nelts; k++)
+        needed |= dsn[k].kind == HTTP_SERVER_NAME_REGEX;
+    for (size_t j = 0; needed && j < members.nelts; j++) {
+        http_listen_t *l = mem[j];
         http_server_name_t *sn = l->srv->names.elts;
         for (size_t k = 0; k < l->srv->names.nelts; k++) {
             char err[512];
@@ -249,7 +264,7 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
                 px_log_error(PX_LOG_WARN, NULL, 0, "%s", err);
         }
     }
-    ac->names = names;
+    ac->names = needed ? names : NULL;
     memcpy(&ac->sa, &all[first].addr.sa, all[first].addr.len);
     ac->salen = all[first].addr.len;
     ac->opts = opts;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "core/px_addr.h"
@@ -18,11 +19,6 @@
 #include "http/http_variables.h"
 
 #define MAX_URI_CHANGES 10
-
-typedef struct {
-    http_span_t name, value, line;
-    unsigned invalid : 1;
-} header_span_t;
 
 static void conn_read(px_conn_t *c);
 static void conn_write(px_conn_t *c);
@@ -37,17 +33,33 @@ static http_core_loc_conf_t *server_loc(http_core_srv_conf_t *srv)
     return srv->ctx->loc_conf[http_core_module.index];
 }
 
+/* reset_timedout_connection: close with an RST so the socket's memory is freed at once. */
+static void reset_if_configured(http_conn_t *hc)
+{
+    http_core_loc_conf_t *loc = hc->r ? hc->r->loc : server_loc(hc->default_srv);
+    if (loc && loc->reset_timedout_connection) {
+        struct linger l = {1, 0};
+        if (setsockopt(hc->c->io.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0)
+            px_log_error(PX_LOG_ALERT, &hc->c->log, errno, "setsockopt(SO_LINGER) failed");
+    }
+}
+
 static void header_timeout(px_timer_t *t)
 {
     px_conn_t *c = t->data;
     http_conn_t *hc = c->data;
     c->timedout = 1;
+    reset_if_configured(hc);
     if (hc->r) {
-        px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT,
-                     hc->r->discarding_body ? "client timed out while reading client request body"
-                                            : "client timed out while reading client request headers");
-        hc->r->status = 408;
-        http_log_request(hc->r);
+        if (hc->r->discarding_body) {
+            /* the response is out and logged; only the unread body timed out */
+            hc->r->log.action = "while reading client request body";
+            px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT, "client timed out");
+        } else {
+            px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT, "client timed out");
+            hc->r->status = 408;
+            http_log_request(hc->r);
+        }
     }
     close_connection(hc);
 }
@@ -57,6 +69,7 @@ static void send_timeout(px_timer_t *t)
     px_conn_t *c = t->data;
     http_conn_t *hc = c->data;
     c->timedout = 1;
+    reset_if_configured(hc);
     if (hc->r)
         px_log_error(PX_LOG_INFO, &hc->r->log, ETIMEDOUT,
                      "client timed out while sending response to client");
@@ -176,19 +189,48 @@ static http_request_t *create_request(http_conn_t *hc)
     r->start_msec = px_current_msec;
     r->start_sec = px_current_sec;
     r->start_msec_part = px_current_msec_part;
+    /* until the version is parsed an error is answered as HTTP/1.0, like nginx */
+    r->http_major = 1;
+    r->log.action = "while reading client request line";
     px_array_init(&r->headers, pool, 16, sizeof(http_header_t));
-    px_array_init(&hc->header_spans, pool, 16, sizeof(header_span_t));
+    px_array_init(&hc->header_spans, pool, 16, sizeof(http_header_span_t));
     http_variables_request_init(r);
     hc->c->requests++;
     http_parser_init(&hc->parser);
     hc->parser.pos = hc->pos;
     hc->parse_phase = 0;
+    hc->req_start = hc->line_start = hc->pos;
     return r;
 }
 
 static px_str_t span_str(http_conn_t *hc, http_span_t s)
 {
     return px_str_make(hc->buf + s.start, s.len);
+}
+
+/* The request line as far as it was received, for the log of a request that failed
+ * before it was parsed (nginx logs the bytes up to the first CR or LF). */
+static px_str_t partial_request_line(http_conn_t *hc)
+{
+    size_t start = hc->req_start;
+    while (start < hc->len && (hc->buf[start] == '\r' || hc->buf[start] == '\n'))
+        start++;
+    size_t end = start;
+    while (end < hc->len && hc->buf[end] != '\r' && hc->buf[end] != '\n')
+        end++;
+    return px_str_make(hc->buf + start, end - start);
+}
+
+/* nginx keeps each request or header line in one large_client_header_buffers buffer: a line
+ * longer than one buffer fails unless it fits in the first, client_header_buffer_size one.
+ * complete says whether [line_start, end) ends with its LF. */
+static int line_too_long(http_conn_t *hc, size_t end, int complete)
+{
+    http_core_srv_conf_t *srv = hc->default_srv;
+    size_t len = end - hc->line_start, max = srv->large_client_header_buffers.size;
+    if (end - hc->req_start <= srv->client_header_buffer_size)
+        return 0;
+    return complete ? len > max : len >= max;
 }
 
 /* Ends a request that failed before a location was chosen. */
@@ -222,6 +264,7 @@ static int grow_buffer(http_conn_t *hc)
 }
 
 static void process_head(http_request_t *r);
+static void fail_too_long(http_request_t *r);
 
 static void read_head(http_conn_t *hc)
 {
@@ -243,8 +286,14 @@ static void read_head(http_conn_t *hc)
             while (hc->parse_phase == 0 || hc->parse_phase == 1) {
                 if (hc->parse_phase == 0) {
                     rc = http_parse_request_line(p, hc->buf, hc->len);
+                    if (rc == HTTP_PARSE_OK && line_too_long(hc, p->pos, 1)) {
+                        fail_too_long(r);
+                        return;
+                    }
                     if (rc == HTTP_PARSE_OK) {
                         hc->parse_phase = 1;
+                        hc->line_start = p->pos;
+                        r->log.action = "while reading client request headers";
                         r->request_line = span_str(hc, p->request_line);
                         r->method_name = span_str(hc, p->method);
                         r->http_major = p->http_major;
@@ -258,8 +307,13 @@ static void read_head(http_conn_t *hc)
                 } else {
                     rc = http_parse_header_line(p, hc->buf, hc->len,
                                                 hc->default_srv->underscores_in_headers);
+                    if (rc == HTTP_PARSE_OK && line_too_long(hc, p->pos, 1)) {
+                        fail_too_long(r);
+                        return;
+                    }
                     if (rc == HTTP_PARSE_OK) {
-                        header_span_t *h = px_array_push(&hc->header_spans);
+                        hc->line_start = p->pos;
+                        http_header_span_t *h = px_array_push(&hc->header_spans);
                         h->name = p->header_name;
                         h->value = p->header_value;
                         h->line = p->header_line;
@@ -271,12 +325,31 @@ static void read_head(http_conn_t *hc)
                         break;
                     }
                 }
-                if (rc == HTTP_PARSE_AGAIN)
+                if (rc == HTTP_PARSE_AGAIN) {
+                    if (line_too_long(hc, hc->len, 0)) {
+                        fail_too_long(r);
+                        return;
+                    }
                     break;
+                }
                 /* a malformed request line or header */
-                if (hc->parse_phase == 0)
-                    r->request_line = px_str_make(hc->buf + hc->pos, 0);
-                fail_head(r, http_parse_status(rc), http_parse_error_text(rc));
+                if (hc->parse_phase == 0) {
+                    r->request_line = partial_request_line(hc);
+                    if (rc == HTTP_PARSE_INVALID_09_METHOD)
+                        r->http_major = 0;
+                    fail_head(r, http_parse_status(rc), http_parse_error_text(rc));
+                    return;
+                }
+                /* nginx shows the line up to the offending byte, then that byte in hex */
+                char msg[2048];
+                size_t upto = p->pos < hc->len ? p->pos : hc->len;
+                size_t shown = upto - hc->line_start;
+                if (shown > sizeof(msg) - 300)
+                    shown = sizeof(msg) - 300;
+                snprintf(msg, sizeof(msg), "client sent invalid header line: \"%.*s\\x%02x...\"",
+                         (int)shown, hc->buf + hc->line_start,
+                         upto < hc->len ? (unsigned char)hc->buf[upto] : 0);
+                fail_head(r, http_parse_status(rc), msg);
                 return;
             }
             if (hc->parse_phase == 2) {
@@ -298,14 +371,12 @@ static void read_head(http_conn_t *hc)
                 hc->len -= hc->pos;
                 hc->pos = 0;
             } else if (grow_buffer(hc) != PX_OK) {
-                http_request_t *r = hc->r;
-                if (hc->parse_phase == 0) {
-                    r->request_line = px_str_make(hc->buf + hc->pos, 0);
-                    fail_head(r, 414, "client sent too long URI");
-                } else {
-                    fail_head(r, 494, "client sent too long header line");
-                }
+                fail_too_long(hc->r);
                 return;
+            } else if (hc->r && hc->parse_phase >= 1) {
+                /* the buffer moved: re-point what was taken from the request line */
+                hc->r->request_line = span_str(hc, hc->parser.request_line);
+                hc->r->method_name = span_str(hc, hc->parser.method);
             }
         }
         if (!c->readable)
@@ -321,19 +392,44 @@ static void read_head(http_conn_t *hc)
             return;
         }
         if (n <= 0) {
-            if (hc->r && n == 0)
-                px_log_error(PX_LOG_INFO, &hc->r->log, 0,
-                             "client prematurely closed connection while reading client request line");
             if (hc->r) {
+                /* nginx logs a partly received request as a 400 */
+                if (n == 0)
+                    px_log_error(PX_LOG_INFO, &hc->r->log, 0,
+                                 "client prematurely closed connection");
+                if (hc->parse_phase == 0)
+                    hc->r->request_line = partial_request_line(hc);
                 hc->r->status = 400;
-                px_pool_destroy(hc->r->pool);
-                hc->r = NULL;
+                http_log_request(hc->r);
             }
             close_connection(hc);
             return;
         }
         hc->len += (size_t)n;
     }
+}
+
+/* A request or header line over large_client_header_buffers: 414, or nginx's 494 which goes
+ * out as a 400 with its own page. */
+static void fail_too_long(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    if (hc->parse_phase == 0) {
+        r->request_line = partial_request_line(hc);
+        fail_head(r, 414, "client sent too long URI");
+        return;
+    }
+    /* nginx shows the part of the line that filled its one large buffer */
+    char msg[2048];
+    size_t shown = hc->len - hc->line_start;
+    if (shown > hc->default_srv->large_client_header_buffers.size)
+        shown = hc->default_srv->large_client_header_buffers.size;
+    if (shown > sizeof(msg) - 300)
+        shown = sizeof(msg) - 300;
+    snprintf(msg, sizeof(msg), "client sent too long header line: \"%.*s...\"", (int)shown,
+             hc->buf + hc->line_start);
+    r->lingering = 1;
+    fail_head(r, 494, msg);
 }
 
 static void conn_read(px_conn_t *c)
@@ -383,6 +479,7 @@ static void process_head(http_request_t *r)
         size_t olen;
         if (http_normalize_uri(path.data, path.len, out, &olen, hc->default_srv->merge_slashes) !=
             HTTP_PARSE_OK) {
+            r->log.action = "while reading client request line";
             fail_head(r, 400, "client sent invalid request");
             return;
         }
@@ -394,7 +491,7 @@ static void process_head(http_request_t *r)
     r->exten = px_str_make(r->uri.data + ex.start, ex.len);
 
     /* headers */
-    header_span_t *hs = hc->header_spans.elts;
+    http_header_span_t *hs = hc->header_spans.elts;
     for (size_t i = 0; i < hc->header_spans.nelts; i++) {
         px_str_t name = span_str(hc, hs[i].name), value = span_str(hc, hs[i].value);
         if (hs[i].invalid) {
@@ -417,7 +514,13 @@ static void process_head(http_request_t *r)
         if (slot && *slot) {
             char msg[512];
             if (slot == &r->h_host) {
-                fail_head(r, 400, "client sent duplicate host header");
+                snprintf(msg, sizeof(msg),
+                         "client sent duplicate host header: \"%.*s: %.*s\", previous value: "
+                         "\"%.*s: %.*s\"",
+                         (int)name.len, name.data, (int)value.len, value.data,
+                         (int)(*slot)->name.len, (*slot)->name.data, (int)(*slot)->value.len,
+                         (*slot)->value.data);
+                fail_head(r, 400, msg);
                 return;
             }
             snprintf(msg, sizeof(msg),
@@ -452,6 +555,9 @@ static void process_head(http_request_t *r)
         char *out = px_palloc(r->pool, raw.len + 1);
         size_t olen;
         if (http_validate_host(raw.data, raw.len, out, &olen) != HTTP_PARSE_OK) {
+            /* nginx checks it before reading the headers: no host in the log line */
+            r->log.action = "while reading client request line";
+            r->h_host = NULL;
             fail_head(r, 400, "client sent invalid host in request line");
             return;
         }
@@ -531,6 +637,11 @@ static void process_head(http_request_t *r)
                 r->captures = cap;
                 r->ncaptures = m.npairs;
                 r->captures_subject = r->host.data;
+                /* the regex's named groups become variables, as for locations */
+                size_t idx = (size_t)(m.name - (const http_server_name_t *)r->srv->names.elts);
+                http_regex_t **res = r->srv->name_regexes.elts;
+                if (idx < r->srv->name_regexes.nelts && res[idx])
+                    http_regex_store(r, res[idx], r->host, m.captures, m.npairs);
             }
         }
     }
@@ -543,6 +654,7 @@ static void process_head(http_request_t *r)
                                                           : "client sent CONNECT method");
         return;
     }
+    r->log.action = NULL;
 
     /* server-level return runs before a location is chosen */
     http_core_loc_conf_t *sl = server_loc(r->srv);
@@ -605,6 +717,8 @@ static px_str_t absolute_location(http_request_t *r, px_str_t path)
     return px_str_make(s, strlen(s));
 }
 
+static int start_discard(http_request_t *r);
+
 int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf)
 {
     int code = clcf->return_code;
@@ -612,20 +726,24 @@ int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf)
         r->keepalive = 0;
         return 444;
     }
-    if (!clcf->return_has_text) {
-        if (code < 300 && code != 204) {
-            http_send_simple(r, code, PX_NULL_STR, PX_NULL_STR);
-            return PX_DONE;
-        }
+    if (!clcf->return_has_text && (code >= 300 || code == 204))
         return code;
-    }
-    px_str_t text;
-    if (http_cv_eval(r, &clcf->return_text, &text) != PX_OK)
+    px_str_t text = PX_NULL_STR;
+    if (clcf->return_has_text && http_cv_eval(r, &clcf->return_text, &text) != PX_OK)
         return 500;
     if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
-        r->location = absolute_location(r, text);
+        /* nginx writes a relative target (made absolute) among its own headers, an absolute
+         * URL after Connection with the other headers */
+        if (text.len && text.data[0] == '/')
+            r->location = absolute_location(r, text);
+        else if (http_add_out_header(r, PX_STR("Location"), text) != PX_OK)
+            return 500;
         return code;
     }
+    /* nginx's ngx_http_send_response: the body is dropped (and 100 Continue sent) first */
+    int rc = start_discard(r);
+    if (rc != PX_OK)
+        return rc;
     http_send_simple(r, code, r->loc->default_type, text);
     return PX_DONE;
 }
@@ -763,7 +881,8 @@ static int error_page(http_request_t *r, int status)
             /* an absolute URL: a redirect, 302 unless =30x says otherwise */
             int code = ep[i].overwrite >= 301 && ep[i].overwrite <= 308 ? ep[i].overwrite : 302;
             r->err_status = 0;
-            r->location = uri;
+            if (http_add_out_header(r, PX_STR("Location"), uri) != PX_OK)
+                return PX_DECLINED;
             http_send_special(r, code);
             write_output(r);
             return PX_OK;
@@ -816,6 +935,18 @@ static void write_output(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
     px_conn_t *c = hc->c;
+    if (!r->loc->tcp_nodelay && !hc->nodelay_off && c->peer.ss_family != AF_UNIX) {
+        /* listening sockets hand out TCP_NODELAY; a location with tcp_nodelay off takes it back */
+        int zero = 0;
+        if (setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero)) < 0)
+            px_log_error(PX_LOG_ALERT, &c->log, errno, "setsockopt(TCP_NODELAY) failed");
+        hc->nodelay_off = 1;
+    } else if (r->loc->tcp_nodelay && hc->nodelay_off) {
+        int one = 1;
+        if (setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+            px_log_error(PX_LOG_ALERT, &c->log, errno, "setsockopt(TCP_NODELAY) failed");
+        hc->nodelay_off = 0;
+    }
     while (hc->out_len) {
         if (!c->writable) {
             px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
@@ -847,25 +978,82 @@ static void conn_write(px_conn_t *c)
         write_output(hc->r);
 }
 
-/* Consumes the request body without keeping it, so the connection can be reused.
- * PX_OK when done, PX_AGAIN when more must arrive, PX_ERROR on a broken body. */
-static int discard_body(http_request_t *r)
+/* Drops the body bytes already in the buffer. PX_OK when the body is complete, PX_AGAIN when
+ * more must arrive, PX_ERROR on a broken chunked body (logged). */
+static int discard_buffered(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
-    px_conn_t *c = hc->c;
     if (!r->chunked_in && r->content_length_n <= 0)
         return PX_OK;
     if (!r->discarding_body) {
         r->discarding_body = 1;
         hc->body_rest = r->chunked_in ? -1 : r->content_length_n;
         http_chunked_init(&hc->chunked);
-        if (r->expect_continue && hc->pos == hc->len) {
-            /* the client waits for this before sending the body we are about to drop */
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (px_conn_send(c, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1))
+    }
+    if (r->body_done)
+        return PX_OK;
+    while (hc->pos < hc->len) {
+        if (!r->chunked_in) {
+            size_t avail = hc->len - hc->pos;
+            size_t take = (int64_t)avail < hc->body_rest ? avail : (size_t)hc->body_rest;
+            hc->pos += take;
+            hc->body_rest -= (int64_t)take;
+            if (hc->body_rest == 0)
+                break;
+        } else {
+            size_t consumed;
+            http_span_t data;
+            int rc = http_parse_chunked(&hc->chunked, hc->buf + hc->pos, hc->len - hc->pos,
+                                        &consumed, &data);
+            hc->pos += consumed;
+            if (rc == HTTP_PARSE_CHUNKED_DONE) {
+                r->body_done = 1;
+                return PX_OK;
+            }
+            if (rc != HTTP_PARSE_OK && rc != HTTP_PARSE_AGAIN) {
+                px_log_error(PX_LOG_ERR, &r->log, 0, "client sent invalid chunked body");
+                r->keepalive = 0;
+                r->body_done = 1; /* reported once; the connection closes */
                 return PX_ERROR;
+            }
         }
     }
+    if (!r->chunked_in && hc->body_rest == 0) {
+        r->body_done = 1;
+        return PX_OK;
+    }
+    return PX_AGAIN;
+}
+
+/* Before a response that does not read the body (return with a text or a 2xx): answers an
+ * "Expect: 100-continue" and drops the body bytes already received, as nginx's
+ * ngx_http_discard_request_body does. A broken chunked body turns the answer into a 400. */
+static int start_discard(http_request_t *r)
+{
+    if (r->expect_continue && !r->continue_sent) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        r->continue_sent = 1;
+        if (px_conn_send(r->conn, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1))
+            return PX_ERROR;
+    }
+    return discard_buffered(r) == PX_ERROR ? 400 : PX_OK;
+}
+
+void http_discard_for_special(http_request_t *r)
+{
+    if (discard_buffered(r) == PX_ERROR)
+        r->keepalive = 0;
+}
+
+/* Consumes the request body without keeping it, so the connection can be reused.
+ * PX_OK when done, PX_AGAIN when more must arrive, PX_ERROR on a broken body. */
+static int discard_body(http_request_t *r)
+{
+    http_conn_t *hc = r->hc;
+    px_conn_t *c = hc->c;
+    int rc = discard_buffered(r);
+    if (rc != PX_AGAIN)
+        return rc;
     for (;;) {
         while (hc->pos < hc->len) {
             if (!r->chunked_in) {
@@ -884,7 +1072,7 @@ static int discard_body(http_request_t *r)
                 if (rc == HTTP_PARSE_CHUNKED_DONE)
                     return PX_OK;
                 if (rc != HTTP_PARSE_OK && rc != HTTP_PARSE_AGAIN) {
-                    px_log_error(PX_LOG_INFO, &r->log, 0, "client sent invalid chunked body");
+                    px_log_error(PX_LOG_ERR, &r->log, 0, "client sent invalid chunked body");
                     return PX_ERROR;
                 }
             }

@@ -5,21 +5,30 @@
 #include "http/http_core.h"
 #include "http/http_parse.h"
 
+/* A header line of a head still being read: offsets into http_conn_t.buf, which may move. */
+typedef struct {
+    http_span_t name, value, line;
+    unsigned invalid : 1;
+} http_header_span_t;
+
 typedef struct http_conn {
     px_conn_t *c;
     http_addr_conf_t *addr;
     http_core_srv_conf_t *default_srv;
-    char *buf;       /* request head (and pipelined bytes after it) */
-    size_t size;     /* capacity of buf */
-    size_t len;      /* bytes in buf */
-    size_t head_end; /* where the current request's head ends */
-    size_t pos;      /* first byte not yet consumed (head, then body, then pipelined) */
+    char *buf;         /* request head (and pipelined bytes after it) */
+    size_t size;       /* capacity of buf */
+    size_t len;        /* bytes in buf */
+    size_t head_end;   /* where the current request's head ends */
+    size_t pos;        /* first byte not yet consumed (head, then body, then pipelined) */
+    size_t req_start;  /* where the current request's bytes begin in buf */
+    size_t line_start; /* start of the request or header line being parsed */
     http_parser_t parser;
-    int parse_phase; /* 0 request line, 1 headers */
-    px_array_t header_spans; /* offsets until the head is complete */
+    int parse_phase;         /* 0 request line, 1 headers */
+    px_array_t header_spans; /* http_header_span_t until the head is complete */
     http_request_t *r;
     px_msec_t start_msec;
     px_post_t resume;
+    int nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
 
     /* pending output */
     const char *out;
@@ -33,6 +42,9 @@ typedef struct http_conn {
 
 void http_init_connection(px_conn_t *c);
 int http_send_special(http_request_t *r, int status);
+/* Drops the request body bytes already received before an error page goes out (nginx's
+ * special response does); a broken chunked body only costs the keepalive. */
+void http_discard_for_special(http_request_t *r);
 /* Runs a `return` of clcf: PX_DONE when a response is queued, else a status to finalize with. */
 int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf);
 

@@ -132,10 +132,24 @@ static void build_head(http_request_t *r, out_buf_t *b)
 /* The body nginx sends for a status without content of its own. */
 static px_str_t special_body(http_request_t *r, int status)
 {
-    const char *text = http_status_text(status);
+    const char *text = status == 494 ? "" : http_status_text(status);
     if (status < 300 || status == 304 || text == NULL)
         return PX_NULL_STR;
+    if (status == 302)
+        text = "Found"; /* nginx's page says "Found" though its status line does not */
+    else if (status == 401)
+        text = "Authorization Required"; /* likewise */
     const char *tail = r->loc && !r->loc->server_tokens ? "proxyd" : "proxyd/" PROXYD_VERSION;
+    if (status == 494) {
+        /* nginx's own page for a too large header: a 400 whose title names the reason */
+        char *body = px_psprintf(r->pool,
+                                 "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title>"
+                                 "</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+                                 "<center>Request Header Or Cookie Too Large</center>\r\n"
+                                 "<hr><center>%s</center>\r\n</body>\r\n</html>\r\n",
+                                 tail);
+        return px_str_make(body, strlen(body));
+    }
     char *body = px_psprintf(r->pool,
                              "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
                              "<center><h1>%d %s</h1></center>\r\n<hr><center>%s</center>\r\n"
@@ -183,11 +197,25 @@ int http_send_special(http_request_t *r, int status)
     if (r->lingering || status == 400 || status == 413 || status == 414 || status == 494 ||
         status == 500 || status == 501 || status == 505 || status == 408)
         r->keepalive = 0;
-    int shown = status == 494 ? 400 : status;
-    if (status >= 300 && status < 400 && r->location.len == 0) {
-        /* redirects without a target are sent as they are */
+    http_discard_for_special(r);
+    /* an error page target that fails shows its own status, not error_page's =code */
+    r->err_status = 0;
+    /* 494 is logged and sent as 400, with its own page */
+    return http_send_simple(r, status == 494 ? 400 : status, PX_STR("text/html"),
+                            special_body(r, status));
+}
+
+/* The Host header among the lines read so far of a head that failed midway: nginx has it
+ * in its log lines already. */
+static px_str_t host_being_read(http_conn_t *hc)
+{
+    const http_header_span_t *spans = hc->header_spans.elts;
+    for (size_t i = 0; i < hc->header_spans.nelts; i++) {
+        const http_header_span_t *h = &spans[i];
+        if (px_str_caseeq_lit(px_str_make(hc->buf + h->name.start, h->name.len), "Host"))
+            return px_str_make(hc->buf + h->value.start, h->value.len);
     }
-    return http_send_simple(r, shown, PX_STR("text/html"), special_body(r, shown));
+    return PX_NULL_STR;
 }
 
 size_t http_log_context(px_log_t *log, char *buf, size_t len)
@@ -205,9 +233,11 @@ size_t http_log_context(px_log_t *log, char *buf, size_t len)
         px_str_t sn = r->srv ? r->srv->server_name : PX_NULL_STR;
         n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"", addr, (int)sn.len,
                      sn.data ? sn.data : "", (int)r->request_line.len, r->request_line.data);
-        if (n > 0 && (size_t)n < len && r->h_host) {
-            int m = snprintf(buf + n, len - (size_t)n, ", host: \"%.*s\"", (int)r->h_host->value.len,
-                             r->h_host->value.data);
+        px_str_t host = r->h_host ? r->h_host->value : PX_NULL_STR;
+        if (r->h_host == NULL && r->hc && r->hc->parse_phase == 1)
+            host = host_being_read(r->hc);
+        if (n > 0 && (size_t)n < len && host.data) {
+            int m = snprintf(buf + n, len - (size_t)n, ", host: \"%.*s\"", (int)host.len, host.data);
             if (m > 0)
                 n += m;
         }

@@ -32,7 +32,11 @@ test: build
 test-asan: deps
 	cmake -S . -B build-asan -DPROXYD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2
+	rm -f build-asan/sanitizer.*
+	cd build-asan && ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/build-asan/sanitizer \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/sanitizer ctest --output-on-failure -j 2
+	@# a report from a worker process does not always fail a test: any report fails the run
+	@if ls build-asan/sanitizer.* >/dev/null 2>&1; then cat build-asan/sanitizer.*; exit 1; fi
 
 fuzz: deps
 	@command -v clang >/dev/null || (apt-get install -y -q clang)

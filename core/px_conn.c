@@ -156,7 +156,9 @@ ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
     for (;;) {
         ssize_t n = recv(c->io.fd, buf, len, 0);
         if (n > 0) {
-            if ((size_t)n < len)
+            /* A short read drained the socket, unless the peer's FIN came with the data:
+             * then no new event will come, and the next read must see the end. */
+            if ((size_t)n < len && !c->peer_closed)
                 c->readable = 0;
             return n;
         }

@@ -26,6 +26,7 @@ static void read_head(http_conn_t *hc);
 static void finalize_connection(http_request_t *r);
 static void close_connection(http_conn_t *hc);
 static void run_phases(http_request_t *r);
+static void run_location_phases(http_request_t *r);
 static void write_output(http_request_t *r);
 
 static http_core_loc_conf_t *server_loc(http_core_srv_conf_t *srv)
@@ -667,6 +668,17 @@ static void process_head(http_request_t *r)
 
 /* ---- phases ---- */
 
+/* Makes clcf the request's location, with its error_log. */
+static void use_location(http_request_t *r, http_core_loc_conf_t *clcf)
+{
+    r->loc = clcf;
+    r->loc_conf = clcf->ctx->loc_conf;
+    if (clcf->error_log) {
+        r->log.fd = clcf->error_log->fd;
+        r->log.level = clcf->error_log->level;
+    }
+}
+
 /* Picks the location; returns 1 for nginx's auto_redirect (301 to the URI plus '/'). */
 static int find_location(http_request_t *r)
 {
@@ -683,12 +695,7 @@ static int find_location(http_request_t *r)
         if (clcf->regex)
             http_regex_store(r, clcf->regex, r->uri, m.captures, m.npairs);
     }
-    r->loc = clcf;
-    r->loc_conf = clcf->ctx->loc_conf;
-    if (clcf->error_log) {
-        r->log.fd = clcf->error_log->fd;
-        r->log.level = clcf->error_log->level;
-    }
+    use_location(r, clcf);
     return rc == PX_OK && m.redirect;
 }
 
@@ -770,6 +777,14 @@ static void run_phases(http_request_t *r)
         http_finalize(r, 413);
         return;
     }
+    run_location_phases(r);
+}
+
+/* The phases after a location is chosen: rewrite (modules, then return), access, content.
+ * A named location enters here directly. */
+static void run_location_phases(http_request_t *r)
+{
+    http_core_loc_conf_t *clcf = r->loc;
     http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
     http_handler_fn *h = cmcf->phase_rewrite.elts;
     for (size_t i = 0; i < cmcf->phase_rewrite.nelts; i++) {
@@ -799,16 +814,22 @@ static void run_phases(http_request_t *r)
     http_finalize(r, 404);
 }
 
+/* Counts an internal redirect; after too many, nginx's cycle error and a 500. */
+static int redirect_allowed(http_request_t *r, const char *how, px_str_t target)
+{
+    if (--r->uri_changes > 0)
+        return 1;
+    px_log_error(PX_LOG_ERR, &r->log, 0, "rewrite or internal redirection cycle while %s \"%.*s\"",
+                 how, (int)target.len, target.data);
+    r->err_status = 0;
+    http_finalize(r, 500);
+    return 0;
+}
+
 int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args)
 {
-    if (--r->uri_changes == 0) {
-        px_log_error(PX_LOG_ERR, &r->log, 0,
-                     "rewrite or internal redirection cycle while internally redirecting to \"%.*s\"",
-                     (int)uri.len, uri.data);
-        r->err_status = 0;
-        http_finalize(r, 500);
+    if (!redirect_allowed(r, "internally redirecting to", uri))
         return PX_DONE;
-    }
     r->uri = uri;
     r->args = args;
     r->internal = 1;
@@ -827,32 +848,11 @@ int http_named_location(http_request_t *r, px_str_t name)
         http_finalize(r, 500);
         return PX_DONE;
     }
-    if (--r->uri_changes == 0) {
-        px_log_error(PX_LOG_ERR, &r->log, 0,
-                     "rewrite or internal redirection cycle while redirect to named location \"%.*s\"",
-                     (int)name.len, name.data);
-        r->err_status = 0;
-        http_finalize(r, 500);
+    if (!redirect_allowed(r, "redirect to named location", name))
         return PX_DONE;
-    }
     r->internal = 1;
-    r->loc = clcf;
-    r->loc_conf = clcf->ctx->loc_conf;
-    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
-    http_handler_fn *h = cmcf->phase_rewrite.elts;
-    for (size_t i = 0; i < cmcf->phase_rewrite.nelts; i++) {
-        int rc = h[i](r);
-        if (rc != PX_DECLINED) {
-            http_finalize(r, rc);
-            return PX_DONE;
-        }
-    }
-    if (clcf->return_code >= 0)
-        http_finalize(r, http_run_return(r, clcf));
-    else if (clcf->content_handler)
-        http_finalize(r, clcf->content_handler(r));
-    else
-        http_finalize(r, 404);
+    use_location(r, clcf);
+    run_location_phases(r);
     return PX_DONE;
 }
 

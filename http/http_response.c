@@ -57,6 +57,8 @@ typedef struct {
 
 static void put(out_buf_t *b, const char *s, size_t n)
 {
+    if (n == 0)
+        return;
     if (b->len + n > b->cap) {
         size_t cap = (b->cap + n) * 2;
         char *np = px_palloc(b->pool, cap);

@@ -131,7 +131,7 @@ struct http_core_loc_conf {
     int server_name_in_redirect;
     int port_in_redirect;
     int msie_padding;
-    int lingering_close;
+    int lingering_close;           /* LINGERING_OFF, _ON, _ALWAYS */
     int64_t lingering_time;
     int64_t lingering_timeout;
     int reset_timedout_connection;
@@ -146,6 +146,8 @@ struct http_core_loc_conf {
     void *regex;                   /* http_regex_t of a regex location, for named captures */
     unsigned internal : 1;
 };
+
+enum { LINGERING_OFF, LINGERING_ON, LINGERING_ALWAYS };
 
 /* ---- the request ---- */
 

@@ -92,6 +92,9 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->port_in_redirect = CONF_UNSET;
     c->msie_padding = CONF_UNSET;
     c->reset_timedout_connection = CONF_UNSET;
+    c->lingering_close = CONF_UNSET;
+    c->lingering_time = -1;
+    c->lingering_timeout = -1;
     c->return_code = -1;
     return c;
 }
@@ -126,6 +129,9 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     CONF_MERGE(conf->port_in_redirect, prev->port_in_redirect, 1);
     CONF_MERGE(conf->msie_padding, prev->msie_padding, 1);
     CONF_MERGE(conf->reset_timedout_connection, prev->reset_timedout_connection, 0);
+    CONF_MERGE(conf->lingering_close, prev->lingering_close, LINGERING_ON);
+    MERGE_MSEC(lingering_time, 30000);
+    MERGE_MSEC(lingering_timeout, 5000);
     if (conf->default_type.data == NULL)
         conf->default_type = prev->default_type.data ? prev->default_type : PX_STR("text/plain");
     if (conf->error_pages == NULL)
@@ -590,6 +596,9 @@ static const char *set_loc_error_log(conf_ctx_t *cf, const conf_node_t *n, const
     return NULL;
 }
 
+static const conf_enum_t lingering_values[] = {
+    {"off", LINGERING_OFF}, {"on", LINGERING_ON}, {"always", LINGERING_ALWAYS}, {NULL, 0}};
+
 #define LOC CONF_HTTP | CONF_SRV | CONF_LOC
 #define LOC_OFF(f) CONF_HTTP_LOC_CONF, offsetof(http_core_loc_conf_t, f)
 #define SRV_OFF(f) CONF_HTTP_SRV_CONF, offsetof(http_core_srv_conf_t, f)
@@ -625,6 +634,9 @@ static const conf_directive_t http_core_directives[] = {
     {"server_name_in_redirect", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(server_name_in_redirect), NULL},
     {"port_in_redirect", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(port_in_redirect), NULL},
     {"reset_timedout_connection", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(reset_timedout_connection), NULL},
+    {"lingering_close", LOC, CONF_TAKE1, conf_set_enum, LOC_OFF(lingering_close), lingering_values},
+    {"lingering_time", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(lingering_time), NULL},
+    {"lingering_timeout", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(lingering_timeout), NULL},
     {"error_page", LOC | CONF_LIF, CONF_2MORE, set_error_page, LOC_OFF(error_pages), NULL},
     {"error_log", LOC, CONF_TAKE12, set_loc_error_log, LOC_OFF(error_log), NULL},
     {"return", CONF_SRV | CONF_LOC | CONF_SIF | CONF_LIF, CONF_TAKE12, set_return,

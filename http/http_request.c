@@ -128,14 +128,14 @@ static void lingering_read(px_conn_t *c)
         ssize_t n = px_conn_recv(c, buf, sizeof(buf));
         if (n == PX_AGAIN)
             break;
-        if (n <= 0) {
+        if (n <= 0 || px_current_msec >= hc->linger_deadline) {
             close_connection(hc);
             return;
         }
     }
-    if (px_current_msec >= hc->start_msec) {
-        px_timer_add(&c->read_timer, 5000);
-    }
+    /* lingering_timeout: the longest wait for more data; lingering_time: the whole drain */
+    px_msec_t left = hc->linger_deadline > px_current_msec ? hc->linger_deadline - px_current_msec : 0;
+    px_timer_add(&c->read_timer, left < hc->linger_timeout ? left : hc->linger_timeout);
 }
 
 static void lingering_timeout(px_timer_t *t)
@@ -159,7 +159,9 @@ static void lingering_close(http_conn_t *hc, http_core_loc_conf_t *loc)
     c->write_handler = NULL;
     c->read_timer.handler = lingering_timeout;
     px_timer_del(&c->write_timer);
-    px_timer_add(&c->read_timer, loc ? (px_msec_t)loc->lingering_timeout : 5000);
+    hc->linger_timeout = (px_msec_t)loc->lingering_timeout;
+    hc->linger_deadline = px_current_msec + (px_msec_t)loc->lingering_time;
+    px_timer_add(&c->read_timer, hc->linger_timeout);
     hc->len = hc->pos = 0;
     if (c->readable)
         lingering_read(c);
@@ -1110,10 +1112,11 @@ static void finalize_connection(http_request_t *r)
     px_conn_t *c = hc->c;
     http_core_loc_conf_t *loc = r->loc;
     if (!r->keepalive_out) {
-        int unread = r->chunked_in || r->content_length_n > 0 || hc->len > hc->pos;
-        if (unread && r->lingering)
-            lingering_close(hc, loc);
-        else if (unread && loc->lingering_timeout > 0 && r->status >= 400)
+        /* nginx lingers when the client may still be sending: an unread body, bytes
+         * already buffered, or data waiting on the socket. */
+        int unread = (r->chunked_in || r->content_length_n > 0) && !r->body_done;
+        int pending = unread || r->lingering || hc->len > hc->pos || c->readable;
+        if (loc->lingering_close == LINGERING_ALWAYS || (loc->lingering_close == LINGERING_ON && pending))
             lingering_close(hc, loc);
         else
             close_connection(hc);

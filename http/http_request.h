@@ -28,6 +28,7 @@ typedef struct http_conn {
     http_request_t *r;
     px_msec_t start_msec;
     px_post_t resume;
+    px_msec_t linger_timeout, linger_deadline;
     int nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
 
     /* pending output */

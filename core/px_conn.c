@@ -14,6 +14,7 @@ unsigned long px_conn_counter;
 unsigned px_conn_active;
 unsigned px_conn_limit;
 int px_worker_exiting;
+int px_accept_multi;
 
 static px_conn_t *slab;
 static px_conn_t *free_list;
@@ -353,7 +354,9 @@ static void accept_handler(px_io_t *io, unsigned events)
         c->listening = ls;
         c->readable = 1; /* the request usually arrives with the handshake's last ACK */
         ls->handler(c);
-        if (px_worker_exiting)
+        /* multi_accept off: one connection per wake-up; the level-triggered listening socket
+         * reports the rest again, and other workers get their turn. */
+        if (px_worker_exiting || !px_accept_multi)
             return;
     }
 }

@@ -73,6 +73,7 @@ extern unsigned long px_conn_counter;
 extern unsigned px_conn_active;
 extern unsigned px_conn_limit;
 extern int px_worker_exiting;
+extern int px_accept_multi; /* events { multi_accept on; } */
 
 int px_conn_pool_init(unsigned limit);
 /* Wraps fd in a connection and registers it with the loop. NULL when out of slots. */

@@ -275,6 +275,7 @@ static void worker_run(px_cycle_t *cycle, int slot, int single)
                          cycle->rlimit_nofile);
     }
     apply_env(cycle);
+    px_accept_multi = cycle->multi_accept;
 
     px_time_update();
     if (px_event_init(512) != PX_OK || px_conn_pool_init(cycle->worker_connections) != PX_OK)

@@ -1053,32 +1053,10 @@ static int discard_body(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
     px_conn_t *c = hc->c;
-    int rc = discard_buffered(r);
-    if (rc != PX_AGAIN)
-        return rc;
     for (;;) {
-        while (hc->pos < hc->len) {
-            if (!r->chunked_in) {
-                size_t avail = hc->len - hc->pos;
-                size_t take = (int64_t)avail < hc->body_rest ? avail : (size_t)hc->body_rest;
-                hc->pos += take;
-                hc->body_rest -= (int64_t)take;
-                if (hc->body_rest == 0)
-                    return PX_OK;
-            } else {
-                size_t consumed;
-                http_span_t data;
-                int rc = http_parse_chunked(&hc->chunked, hc->buf + hc->pos, hc->len - hc->pos,
-                                            &consumed, &data);
-                hc->pos += consumed;
-                if (rc == HTTP_PARSE_CHUNKED_DONE)
-                    return PX_OK;
-                if (rc != HTTP_PARSE_OK && rc != HTTP_PARSE_AGAIN) {
-                    px_log_error(PX_LOG_ERR, &r->log, 0, "client sent invalid chunked body");
-                    return PX_ERROR;
-                }
-            }
-        }
+        int rc = discard_buffered(r);
+        if (rc != PX_AGAIN)
+            return rc;
         hc->pos = hc->len = 0;
         if (hc->buf == NULL) {
             hc->size = 0;

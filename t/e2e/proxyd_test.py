@@ -247,3 +247,37 @@ def wait_for_text(path, needle, timeout=5.0):
         if needle in text or time.time() >= deadline:
             return text
         time.sleep(0.02)
+
+
+class Differential(unittest.TestCase):
+    """Runs CONF (with %(port)d) under proxyd and under nginx for the whole class, so each test
+    can send the same bytes to both and compare the answers."""
+    CONF = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.nginx_port = free_port()
+        cls.proxyd = Proxyd(cls.CONF % {"port": cls.port})
+        cls.nginx = NginxRef(cls.CONF % {"port": cls.nginx_port})
+        try:
+            cls.proxyd.start(wait_for=cls.port)
+            cls.nginx.start(wait_for=cls.nginx_port)
+        except Exception:
+            cls.proxyd.cleanup()
+            cls.nginx.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxyd.cleanup()
+        cls.nginx.cleanup()
+
+    def exchange(self, data):
+        """proxyd's normalised answer (read until close), checked equal to nginx's."""
+        got = normalize_response(raw_request(self.port, data))
+        ref = normalize_response(raw_request(self.nginx_port, data))
+        got = got.replace(str(self.port).encode(), b"PORT")
+        ref = ref.replace(str(self.nginx_port).encode(), b"PORT")
+        self.assertEqual(got, ref, "proxyd and nginx answer %r differently" % data[:100])
+        return got

@@ -36,33 +36,8 @@ PAGE_494 = (b"<html>\r\n<head><title>400 Request Header Or Cookie Too Large</tit
             b"</body>\r\n</html>\r\n")
 
 
-class MalformedRequestTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(SERVER % {"port": cls.port})
-        cls.nginx = proxyd_test.NginxRef(SERVER % {"port": cls.nginx_port})
-        try:
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
-        except Exception:
-            cls.proxyd.cleanup()
-            cls.nginx.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.proxyd.cleanup()
-        cls.nginx.cleanup()
-
-    def exchange(self, data):
-        """Sends data to both servers, reads until each closes; returns proxyd's normalised
-        answer after checking nginx's is the same."""
-        got = proxyd_test.normalize_response(proxyd_test.raw_request(self.port, data))
-        ref = proxyd_test.normalize_response(proxyd_test.raw_request(self.nginx_port, data))
-        self.assertEqual(got, ref, "proxyd and nginx answer %r differently" % data[:80])
-        return got
+class MalformedRequestTest(proxyd_test.Differential):
+    CONF = SERVER
 
     def error_line(self, needle):
         """The proxyd error log line containing needle (waits for it to be written)."""

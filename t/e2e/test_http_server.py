@@ -21,38 +21,7 @@ def get(path, host="exact.test", extra=b"", close=True):
             + (b"Connection: close\r\n" if close else b"") + extra + b"\r\n")
 
 
-class Differential(unittest.TestCase):
-    """Runs CONF (with %(port)d) under proxyd and nginx for the whole class."""
-    CONF = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(cls.CONF % {"port": cls.port})
-        cls.nginx = proxyd_test.NginxRef(cls.CONF % {"port": cls.nginx_port})
-        try:
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
-        except Exception:
-            cls.proxyd.cleanup()
-            cls.nginx.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.proxyd.cleanup()
-        cls.nginx.cleanup()
-
-    def exchange(self, data):
-        """proxyd's answer (read until close), checked equal to nginx's."""
-        got = proxyd_test.normalize_response(proxyd_test.raw_request(self.port, data))
-        ref = proxyd_test.normalize_response(proxyd_test.raw_request(self.nginx_port, data))
-        got = got.replace(str(self.port).encode(), b"PORT")
-        ref = ref.replace(str(self.nginx_port).encode(), b"PORT")
-        self.assertEqual(got, ref, "proxyd and nginx answer %r differently" % data[:100])
-        return got
-
+class Differential(proxyd_test.Differential):
     def body_of(self, data, status=200):
         answer = self.exchange(data)
         self.assertEqual(proxyd_test.status_of(answer), status, answer[:300])

@@ -28,6 +28,7 @@ static void close_connection(http_conn_t *hc);
 static void run_phases(http_request_t *r);
 static void run_location_phases(http_request_t *r);
 static void write_output(http_request_t *r);
+static void log_idle_close(http_conn_t *hc);
 
 static http_core_loc_conf_t *server_loc(http_core_srv_conf_t *srv)
 {
@@ -404,12 +405,28 @@ static void read_head(http_conn_t *hc)
                     hc->r->request_line = partial_request_line(hc);
                 hc->r->status = 400;
                 http_log_request(hc->r);
+            } else if (n == 0) {
+                log_idle_close(hc);
             }
             close_connection(hc);
             return;
         }
         hc->len += (size_t)n;
     }
+}
+
+/* A client that leaves before sending a request: logged at info with nginx's words. */
+static void log_idle_close(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    char addr[128];
+    px_addr_to_text((struct sockaddr *)&c->peer, c->peer_len, 0, addr, sizeof(addr));
+    if (c->requests == 0)
+        px_log_error(PX_LOG_INFO, &c->log, 0,
+                     "client closed connection while waiting for request, client: %s, server: %s",
+                     addr, c->listening ? c->listening->text : "");
+    else
+        px_log_error(PX_LOG_INFO, &c->log, 0, "client %s closed keepalive connection", addr);
 }
 
 /* A request or header line over large_client_header_buffers: 414, or nginx's 494 which goes

@@ -595,5 +595,25 @@ class AccessLogTest(unittest.TestCase):
         self.assertEqual(got, ref)
 
 
+class IdleCloseLogTest(unittest.TestCase):
+    """A client that leaves without a request is logged at info with nginx's words."""
+
+    def test_close_before_first_request_and_after_keepalive_are_logged(self):
+        port = proxyd_test.free_port()
+        srv = proxyd_test.Proxyd("http { server { listen 127.0.0.1:%d; return 200 x; } }" % port)
+        self.addCleanup(srv.cleanup)
+        srv.start(wait_for=port)
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(get("/", close=False))
+        proxyd_test.recv_response(s)
+        s.close()
+        text = proxyd_test.wait_for_text(srv.error_log, "closed keepalive connection")
+        self.assertIn("[info]", text)
+        self.assertIn("client closed connection while waiting for request, client: 127.0.0.1, "
+                      "server: 127.0.0.1:%d\n" % port, text)
+        self.assertIn("client 127.0.0.1 closed keepalive connection\n", text)
+
+
 if __name__ == "__main__":
     proxyd_test.main()

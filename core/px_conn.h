@@ -31,7 +31,6 @@ struct px_listening {
     int keepidle, keepintvl, keepcnt;
     unsigned reuseport : 1;
     unsigned deferred : 1;
-    unsigned bind_done : 1;
     unsigned kept : 1;         /* carried over from the previous configuration */
     unsigned worker_slot;      /* reuseport: which worker owns this socket */
     void *servers;             /* protocol layer's data: the server blocks on this address */
@@ -65,7 +64,6 @@ struct px_conn {
     unsigned timedout : 1;
     unsigned idle : 1;
     unsigned closing : 1;
-    unsigned upstream : 1;
     unsigned registered : 1;
 };
 

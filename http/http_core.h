@@ -66,15 +66,13 @@ typedef struct {
 
 typedef struct {
     px_array_t servers;   /* http_core_srv_conf_t* */
-    px_array_t ports;     /* http_addr_conf_t*: server lookup per listening address */
-    px_array_t variables; /* http_var_def_t (defined) */
+    px_array_t ports;     /* http_listen_t: every listen, grouped into sockets at the end */
+    /* variables: owned by http_variables.c, set up there on first use */
+    px_array_t variables; /* definitions */
     px_array_t used_vars; /* px_str_t names referenced, resolved at the end of http{} */
-    px_array_t var_index; /* http_var_def_t* by index */
-    void *status_page_data;
+    px_array_t var_index; /* definition pointers by index */
     px_array_t phase_rewrite;  /* http_handler_fn */
     px_array_t phase_access;   /* http_handler_fn */
-    px_array_t phase_log;      /* http_handler_fn */
-    int var_prefix_count;
 } http_core_main_conf_t;
 
 typedef int (*http_handler_fn)(http_request_t *r);
@@ -118,27 +116,19 @@ struct http_core_loc_conf {
     int64_t client_body_timeout;
     int64_t send_timeout;
     int64_t client_max_body_size;
-    size_t client_body_buffer_size;
     int server_tokens;
     int tcp_nodelay;
-    int sendfile;
-    int tcp_nopush;
     px_str_t default_type;
-    int log_not_found;
     int recursive_error_pages;
-    int chunked_transfer_encoding;
     int absolute_redirect;
     int server_name_in_redirect;
     int port_in_redirect;
-    int msie_padding;
     int lingering_close;           /* LINGERING_OFF, _ON, _ALWAYS */
     int64_t lingering_time;
     int64_t lingering_timeout;
     int reset_timedout_connection;
     px_array_t *error_pages;       /* http_error_page_t, inherited as a whole */
     px_log_t *error_log;           /* error_log at http/server/location level */
-    px_str_t root;
-    int root_set;
     /* return */
     int return_code;               /* -1 none */
     http_cv_t return_text;
@@ -187,7 +177,7 @@ struct http_request {
     px_array_t headers; /* http_header_t */
     px_str_t host;      /* validated, lowercased, without port */
     http_header_t *h_host, *h_content_length, *h_transfer_encoding, *h_connection, *h_expect,
-        *h_user_agent, *h_referer, *h_content_type, *h_upgrade;
+        *h_content_type;
     int64_t content_length_n;
     unsigned chunked_in : 1;
     unsigned keepalive : 1;
@@ -236,10 +226,6 @@ struct http_request {
 
     http_var_value_t *vars; /* per-request variable cache, by index */
     char request_id[33];
-
-    /* what the content handler streams to the client */
-    void *content_ctx;
-    void (*cleanup)(http_request_t *r);
 };
 
 /* Per-listening-address server lookup, built in http_core_module.c. */

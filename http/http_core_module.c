@@ -28,12 +28,8 @@ static void *create_main_conf(conf_ctx_t *cf)
     http_core_main_conf_t *cmcf = px_pcalloc(cf->pool, sizeof(*cmcf));
     px_array_init(&cmcf->servers, cf->pool, 4, sizeof(http_core_srv_conf_t *));
     px_array_init(&cmcf->ports, cf->pool, 4, sizeof(http_listen_t));
-    px_array_init(&cmcf->variables, cf->pool, 64, sizeof(http_var_def_t));
-    px_array_init(&cmcf->used_vars, cf->pool, 16, sizeof(px_str_t));
-    px_array_init(&cmcf->var_index, cf->pool, 16, sizeof(http_var_def_t *));
     px_array_init(&cmcf->phase_rewrite, cf->pool, 4, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_access, cf->pool, 4, sizeof(http_handler_fn));
-    px_array_init(&cmcf->phase_log, cf->pool, 4, sizeof(http_handler_fn));
     return cmcf;
 }
 
@@ -81,16 +77,12 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->client_body_timeout = -1;
     c->send_timeout = -1;
     c->client_max_body_size = -1;
-    c->client_body_buffer_size = CONF_UNSET_SIZE;
     c->server_tokens = CONF_UNSET;
     c->tcp_nodelay = CONF_UNSET;
-    c->log_not_found = CONF_UNSET;
     c->recursive_error_pages = CONF_UNSET;
-    c->chunked_transfer_encoding = CONF_UNSET;
     c->absolute_redirect = CONF_UNSET;
     c->server_name_in_redirect = CONF_UNSET;
     c->port_in_redirect = CONF_UNSET;
-    c->msie_padding = CONF_UNSET;
     c->reset_timedout_connection = CONF_UNSET;
     c->lingering_close = CONF_UNSET;
     c->lingering_time = -1;
@@ -118,16 +110,12 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     MERGE_MSEC(client_body_timeout, 60000);
     MERGE_MSEC(send_timeout, 60000);
     MERGE_MSEC(client_max_body_size, 1024 * 1024);
-    CONF_MERGE_SIZE(conf->client_body_buffer_size, prev->client_body_buffer_size, 16384);
     CONF_MERGE(conf->server_tokens, prev->server_tokens, 1);
     CONF_MERGE(conf->tcp_nodelay, prev->tcp_nodelay, 1);
-    CONF_MERGE(conf->log_not_found, prev->log_not_found, 1);
     CONF_MERGE(conf->recursive_error_pages, prev->recursive_error_pages, 0);
-    CONF_MERGE(conf->chunked_transfer_encoding, prev->chunked_transfer_encoding, 1);
     CONF_MERGE(conf->absolute_redirect, prev->absolute_redirect, 1);
     CONF_MERGE(conf->server_name_in_redirect, prev->server_name_in_redirect, 0);
     CONF_MERGE(conf->port_in_redirect, prev->port_in_redirect, 1);
-    CONF_MERGE(conf->msie_padding, prev->msie_padding, 1);
     CONF_MERGE(conf->reset_timedout_connection, prev->reset_timedout_connection, 0);
     CONF_MERGE(conf->lingering_close, prev->lingering_close, LINGERING_ON);
     MERGE_MSEC(lingering_time, 30000);

@@ -21,9 +21,6 @@ typedef struct {
     unsigned line;
 } http_listen_t;
 
-/* One address a socket serves: its servers and how to pick among them by name. */
-struct http_addr_conf_impl;
-
 typedef struct {
     size_t naddrs;
     http_addr_conf_t **addrs; /* compared against getsockname() when naddrs > 1 */

@@ -474,11 +474,6 @@ static void conn_read(px_conn_t *c)
 
 /* ---- the head's meaning ---- */
 
-static int header_is(px_str_t name, const char *lit)
-{
-    return px_str_caseeq_lit(name, lit);
-}
-
 static void process_head(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
@@ -524,13 +519,32 @@ static void process_head(http_request_t *r)
         http_header_t *h = px_array_push(&r->headers);
         h->name = name;
         h->value = value;
-        http_header_t **slot = NULL;
-        if (header_is(name, "Host"))
+        /* one switch on the parser's header id instead of a string compare per known name */
+        http_header_t **slot = NULL, **single = NULL;
+        switch (http_header_id(name.data, name.len)) {
+        case HTTP_HEADER_HOST:
             slot = &r->h_host;
-        else if (header_is(name, "Content-Length"))
+            break;
+        case HTTP_HEADER_CONTENT_LENGTH:
             slot = &r->h_content_length;
-        else if (header_is(name, "Transfer-Encoding"))
+            break;
+        case HTTP_HEADER_TRANSFER_ENCODING:
             slot = &r->h_transfer_encoding;
+            break;
+        case HTTP_HEADER_CONNECTION:
+            single = &r->h_connection;
+            break;
+        case HTTP_HEADER_EXPECT:
+            single = &r->h_expect;
+            break;
+        case HTTP_HEADER_CONTENT_TYPE:
+            single = &r->h_content_type;
+            break;
+        }
+        if (single) {
+            *single = h;
+            continue;
+        }
         if (slot && *slot) {
             char msg[512];
             if (slot == &r->h_host) {
@@ -554,18 +568,6 @@ static void process_head(http_request_t *r)
             *slot = h;
             continue;
         }
-        if (header_is(name, "Connection"))
-            r->h_connection = h;
-        else if (header_is(name, "Expect"))
-            r->h_expect = h;
-        else if (header_is(name, "User-Agent"))
-            r->h_user_agent = h;
-        else if (header_is(name, "Referer"))
-            r->h_referer = h;
-        else if (header_is(name, "Content-Type"))
-            r->h_content_type = h;
-        else if (header_is(name, "Upgrade"))
-            r->h_upgrade = h;
     }
 
     /* Host: from an absolute-form request line first, else the header */

@@ -30,22 +30,18 @@ static http_core_main_conf_t *request_main(http_request_t *r)
     return r->main_conf[http_core_module.index];
 }
 
-/* http_core_module's create_main_conf may size the arrays for http_var_def_t; this file
- * stores var_entry_t, so the first use here sets them up for its own element sizes. */
+/* The variable arrays of the main conf belong to this file: set up on first use. */
 static int ensure_arrays(conf_ctx_t *cf, http_core_main_conf_t *cmcf)
 {
-    if (cmcf->variables.elts == NULL || cmcf->variables.size != sizeof(var_entry_t)) {
-        if (px_array_init(&cmcf->variables, cf->pool, 128, sizeof(var_entry_t)) != PX_OK)
-            return PX_ERROR;
-    }
-    if (cmcf->used_vars.elts == NULL || cmcf->used_vars.size != sizeof(px_str_t)) {
-        if (px_array_init(&cmcf->used_vars, cf->pool, 32, sizeof(px_str_t)) != PX_OK)
-            return PX_ERROR;
-    }
-    if (cmcf->var_index.elts == NULL || cmcf->var_index.size != sizeof(var_entry_t *)) {
-        if (px_array_init(&cmcf->var_index, cf->pool, 32, sizeof(var_entry_t *)) != PX_OK)
-            return PX_ERROR;
-    }
+    if (cmcf->variables.elts == NULL &&
+        px_array_init(&cmcf->variables, cf->pool, 128, sizeof(var_entry_t)) != PX_OK)
+        return PX_ERROR;
+    if (cmcf->used_vars.elts == NULL &&
+        px_array_init(&cmcf->used_vars, cf->pool, 32, sizeof(px_str_t)) != PX_OK)
+        return PX_ERROR;
+    if (cmcf->var_index.elts == NULL &&
+        px_array_init(&cmcf->var_index, cf->pool, 32, sizeof(var_entry_t *)) != PX_OK)
+        return PX_ERROR;
     return PX_OK;
 }
 

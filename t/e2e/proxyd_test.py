@@ -281,3 +281,19 @@ class Differential(unittest.TestCase):
         ref = ref.replace(str(self.nginx_port).encode(), b"PORT")
         self.assertEqual(got, ref, "proxyd and nginx answer %r differently" % data[:100])
         return got
+
+
+class TempDirCase(unittest.TestCase):
+    """A test with a fresh directory (self.dir) removed afterwards, and write(name, text)."""
+    PREFIX = "proxyd-e2e-"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix=self.PREFIX)
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path

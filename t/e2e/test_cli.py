@@ -1,12 +1,10 @@
 """proxyd's command line, end to end: -t/-T/-q, -v/-V/-h, bad options, -s against a running
 master, -p/-c/-e path resolution. Messages are nginx's, with "proxyd: " for "nginx: "."""
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -45,17 +43,8 @@ def pid_alive(pid):
         return False
 
 
-class TempDirTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="proxyd-e2e-cli-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def write(self, name, text):
-        path = os.path.join(self.dir, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class TempDirTest(proxyd_test.TempDirCase):
+    PREFIX = "proxyd-e2e-cli-"
 
     def files(self):
         out = []

@@ -5,10 +5,8 @@ Each case also runs Debian's nginx on the same files (when installed) and checks
 same thing, so the expected lines here are nginx's, not proxyd's own idea of them."""
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -21,18 +19,12 @@ def nginx_available():
     return os.access(proxyd_test.NGINX_BIN, os.X_OK)
 
 
-class ConfigErrorsTest(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="proxyd-e2e-conf-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.conf = os.path.join(self.dir, "proxyd.conf")
+class ConfigErrorsTest(proxyd_test.TempDirCase):
+    PREFIX = "proxyd-e2e-conf-"
 
-    def write(self, name, text):
-        path = os.path.join(self.dir, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+    def setUp(self):
+        super().setUp()
+        self.conf = os.path.join(self.dir, "proxyd.conf")
 
     def run_t(self, binary, extra=()):
         p = subprocess.run([binary, "-t", "-p", self.dir + "/", "-c", self.conf] + list(extra),

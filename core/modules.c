@@ -7,12 +7,20 @@ extern conf_module_t conf_core_module;
 extern conf_module_t conf_events_module;
 extern conf_module_t http_core_module;
 extern conf_module_t http_log_module;
+extern conf_module_t http_map_module;
+extern conf_module_t http_realip_module;
+extern conf_module_t http_headers_module;
+extern conf_module_t proxy_http_module;
 
 conf_module_t *px_modules[] = {
     &conf_core_module,
     &conf_events_module,
     &http_core_module,
     &http_log_module,
+    &http_map_module,
+    &http_realip_module,
+    &http_headers_module,
+    &proxy_http_module,
 };
 
 const size_t px_nmodules = sizeof(px_modules) / sizeof(px_modules[0]);

@@ -71,8 +71,15 @@ typedef struct {
     px_array_t variables; /* definitions */
     px_array_t used_vars; /* px_str_t names referenced, resolved at the end of http{} */
     px_array_t var_index; /* definition pointers by index */
-    px_array_t phase_rewrite;  /* http_handler_fn */
-    px_array_t phase_access;   /* http_handler_fn */
+    /* Phase handlers, registered by modules in their postconfiguration hook. Each returns
+     * PX_DECLINED (or PX_OK) to go on, or a status / PX_DONE to end the phases. */
+    px_array_t phase_post_read; /* after the server is chosen (realip) */
+    px_array_t phase_rewrite;   /* in the chosen location */
+    px_array_t phase_preaccess; /* limits; realip again for location-level settings */
+    px_array_t phase_access;
+    /* Header filters: run in order on every response head just before it is serialised
+     * (add_header, expires); PX_OK or PX_ERROR (500). */
+    px_array_t header_filters; /* http_handler_fn */
 } http_core_main_conf_t;
 
 typedef int (*http_handler_fn)(http_request_t *r);
@@ -254,6 +261,8 @@ int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_st
 /* Re-runs location matching and phases for a new URI (error_page, try_files, rewrite last). */
 int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args);
 int http_named_location(http_request_t *r, px_str_t name);
+/* Runs the header filters (add_header, expires) on the response about to be sent. */
+int http_run_header_filters(http_request_t *r);
 /* Adds a response header. */
 int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value);
 const char *http_status_text(int status);

@@ -28,8 +28,11 @@ static void *create_main_conf(conf_ctx_t *cf)
     http_core_main_conf_t *cmcf = px_pcalloc(cf->pool, sizeof(*cmcf));
     px_array_init(&cmcf->servers, cf->pool, 4, sizeof(http_core_srv_conf_t *));
     px_array_init(&cmcf->ports, cf->pool, 4, sizeof(http_listen_t));
+    px_array_init(&cmcf->phase_post_read, cf->pool, 2, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_rewrite, cf->pool, 4, sizeof(http_handler_fn));
+    px_array_init(&cmcf->phase_preaccess, cf->pool, 4, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_access, cf->pool, 4, sizeof(http_handler_fn));
+    px_array_init(&cmcf->header_filters, cf->pool, 4, sizeof(http_handler_fn));
     return cmcf;
 }
 

@@ -27,6 +27,7 @@ static void finalize_connection(http_request_t *r);
 static void close_connection(http_conn_t *hc);
 static void run_phases(http_request_t *r);
 static void run_location_phases(http_request_t *r);
+static int run_phase(http_request_t *r, px_array_t *handlers);
 static void write_output(http_request_t *r);
 static void log_idle_close(http_conn_t *hc);
 
@@ -678,6 +679,13 @@ static void process_head(http_request_t *r)
     }
     r->log.action = NULL;
 
+    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
+    int rc = run_phase(r, &cmcf->phase_post_read);
+    if (rc != PX_DECLINED) {
+        http_finalize(r, rc);
+        return;
+    }
+
     /* server-level return runs before a location is chosen */
     http_core_loc_conf_t *sl = server_loc(r->srv);
     if (sl->return_code >= 0) {
@@ -688,6 +696,19 @@ static void process_head(http_request_t *r)
 }
 
 /* ---- phases ---- */
+
+/* Runs one phase's handlers: PX_DECLINED when all let the request go on (PX_OK counts as
+ * going on), else the first other answer. */
+static int run_phase(http_request_t *r, px_array_t *handlers)
+{
+    http_handler_fn *h = handlers->elts;
+    for (size_t i = 0; i < handlers->nelts; i++) {
+        int rc = h[i](r);
+        if (rc != PX_DECLINED && rc != PX_OK)
+            return rc;
+    }
+    return PX_DECLINED;
+}
 
 /* Makes clcf the request's location, with its error_log. */
 static void use_location(http_request_t *r, http_core_loc_conf_t *clcf)
@@ -807,25 +828,21 @@ static void run_location_phases(http_request_t *r)
 {
     http_core_loc_conf_t *clcf = r->loc;
     http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
-    http_handler_fn *h = cmcf->phase_rewrite.elts;
-    for (size_t i = 0; i < cmcf->phase_rewrite.nelts; i++) {
-        int rc = h[i](r);
-        if (rc != PX_DECLINED) {
-            http_finalize(r, rc);
-            return;
-        }
+    int rc = run_phase(r, &cmcf->phase_rewrite);
+    if (rc != PX_DECLINED) {
+        http_finalize(r, rc);
+        return;
     }
     if (clcf->return_code >= 0) {
         http_finalize(r, http_run_return(r, clcf));
         return;
     }
-    h = cmcf->phase_access.elts;
-    for (size_t i = 0; i < cmcf->phase_access.nelts; i++) {
-        int rc = h[i](r);
-        if (rc != PX_DECLINED && rc != PX_OK) {
-            http_finalize(r, rc);
-            return;
-        }
+    rc = run_phase(r, &cmcf->phase_preaccess);
+    if (rc == PX_DECLINED)
+        rc = run_phase(r, &cmcf->phase_access);
+    if (rc != PX_DECLINED) {
+        http_finalize(r, rc);
+        return;
     }
     if (clcf->content_handler) {
         http_finalize(r, clcf->content_handler(r));

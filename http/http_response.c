@@ -160,6 +160,17 @@ static px_str_t special_body(http_request_t *r, int status)
     return px_str_make(body, strlen(body));
 }
 
+int http_run_header_filters(http_request_t *r)
+{
+    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
+    http_handler_fn *f = cmcf->header_filters.elts;
+    for (size_t i = 0; i < cmcf->header_filters.nelts; i++) {
+        if (f[i](r) != PX_OK)
+            return PX_ERROR;
+    }
+    return PX_OK;
+}
+
 /* Keepalive only if the request allows it and nothing forces a close. */
 static void decide_keepalive(http_request_t *r)
 {
@@ -180,6 +191,8 @@ int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_st
         body = PX_NULL_STR;
     }
     decide_keepalive(r);
+    if (http_run_header_filters(r) != PX_OK)
+        return PX_ERROR;
     out_buf_t b = {NULL, 0, 0, r->pool};
     if (r->http_major >= 1) {
         build_head(r, &b);

@@ -222,6 +222,15 @@ struct http_request {
     unsigned header_sent : 1;
     unsigned chunked_out : 1;
     unsigned keepalive_out : 1;
+    unsigned out_last : 1; /* the whole response is queued */
+    px_str_t last_modified; /* Last-Modified header value, written among nginx's own */
+
+    /* A content handler that works asynchronously (proxy_pass) takes the client
+     * connection's events while it runs, and keeps its state here. */
+    void (*read_event_handler)(http_request_t *r);
+    void (*write_event_handler)(http_request_t *r);
+    void *content_ctx;
+    int body_status; /* why http_body_read failed: 400, 408, 413, 499 */
 
     uint64_t request_length;
     uint64_t bytes_sent;
@@ -261,6 +270,47 @@ int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_st
 /* Re-runs location matching and phases for a new URI (error_page, try_files, rewrite last). */
 int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args);
 int http_named_location(http_request_t *r, px_str_t name);
+/* ---- streaming responses (http_response.c) ----
+ * A content handler that streams calls http_send_header once, then queues body pieces
+ * that stay in its own buffers until their done callback runs, then http_send_last, and
+ * finally http_finalize(r, PX_OK). http_flush writes what it can without blocking. */
+
+typedef void (*http_out_done_fn)(void *arg);
+
+/* Serialises the response head (status, headers in r, header filters) and queues it;
+ * decides keepalive and chunked output from r->out_content_length. */
+int http_send_header(http_request_t *r);
+/* Queues body bytes, chunk-framed when the response is chunked; done(arg) runs once they
+ * are written (or at once for a HEAD response). PX_ERROR when the queue is full. */
+int http_send_body(http_request_t *r, const char *data, size_t len, http_out_done_fn done,
+                   void *arg);
+/* Queues the end of the body (the last chunk of a chunked response). */
+int http_send_last(http_request_t *r);
+/* Free pieces in the queue: a body piece takes up to 3. */
+size_t http_out_room(http_request_t *r);
+/* Bytes queued and not yet written. */
+size_t http_out_pending(http_request_t *r);
+/* Writes queued bytes: PX_OK when all are out, PX_AGAIN when the socket is full (the
+ * request's write_event_handler runs when it drains; send_timeout is armed), PX_ERROR when
+ * the client is gone (logged at info). */
+int http_flush(http_request_t *r);
+/* Ends a request whose connection cannot go on (client gone, upstream broke mid-body):
+ * logs it with status (unless logged) and closes the connection. r is gone afterwards. */
+void http_terminate(http_request_t *r, int status);
+
+/* ---- request body (http_body.c) ---- */
+
+/* Sends "100 Continue" if the client waits for it. PX_OK or PX_ERROR. */
+int http_body_start(http_request_t *r);
+/* Reads decoded body bytes (Content-Length or chunked) into buf: >0 bytes, 0 when the body
+ * is complete, PX_AGAIN when nothing more is here yet, PX_ERROR with r->body_status set
+ * (400 broken chunked body or early close, 413 too large; logged). */
+ssize_t http_body_read(http_request_t *r, char *buf, size_t size);
+/* Whether the request has a body at all. */
+int http_body_expected(http_request_t *r);
+/* Arms client_body_timeout; when it fires the request ends with 408. */
+void http_body_wait(http_request_t *r);
+
 /* Runs the header filters (add_header, expires) on the response about to be sent. */
 int http_run_header_filters(http_request_t *r);
 /* Adds a response header. */

@@ -109,6 +109,7 @@ static void close_connection(http_conn_t *hc)
     if (hc->r) {
         px_pool_destroy(hc->r->pool);
         hc->r = NULL;
+        hc->outq = NULL;
     }
     free(hc->buf);
     hc->buf = NULL;
@@ -152,6 +153,7 @@ static void lingering_close(http_conn_t *hc, http_core_loc_conf_t *loc)
     if (hc->r) {
         px_pool_destroy(hc->r->pool);
         hc->r = NULL;
+        hc->outq = NULL;
     }
     if (shutdown(c->io.fd, SHUT_WR) < 0) {
         close_connection(hc);
@@ -456,7 +458,11 @@ static void fail_too_long(http_request_t *r)
 static void conn_read(px_conn_t *c)
 {
     http_conn_t *hc = c->data;
-    if (hc->out_len)
+    if (hc->r && hc->r->read_event_handler) {
+        hc->r->read_event_handler(hc->r);
+        return;
+    }
+    if (http_conn_output_pending(hc))
         return;
     if (hc->r == NULL || hc->parse_phase < 2) {
         if (hc->buf == NULL && !c->closing) {
@@ -945,9 +951,21 @@ static int error_page(http_request_t *r, int status)
 
 void http_finalize(http_request_t *r, int rc)
 {
-    if (rc == PX_DONE || r->header_sent) {
-        if (r->header_sent)
+    if (rc == PX_DONE) {
+        /* a response queued whole (return, error pages); a streaming one flushes itself */
+        if (r->header_sent && r->out_last && r->write_event_handler == NULL)
             write_output(r);
+        return;
+    }
+    r->read_event_handler = NULL;
+    r->write_event_handler = NULL;
+    if (r->header_sent) {
+        if (rc != PX_OK && !r->out_last) {
+            /* the head is out: a failure can only end the connection */
+            http_terminate(r, r->status);
+            return;
+        }
+        write_output(r);
         return;
     }
     if (rc == 444) {
@@ -985,34 +1003,42 @@ static void write_output(http_request_t *r)
             px_log_error(PX_LOG_ALERT, &c->log, errno, "setsockopt(TCP_NODELAY) failed");
         hc->nodelay_off = 0;
     }
-    while (hc->out_len) {
-        if (!c->writable) {
-            px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
-            return;
-        }
-        ssize_t n = px_conn_send(c, hc->out, hc->out_len);
-        if (n == PX_AGAIN)
-            continue;
-        if (n < 0) {
-            px_log_error(PX_LOG_INFO, &r->log, errno, "writev() failed while sending response to client");
-            r->keepalive_out = 0;
-            hc->out_len = 0;
-            http_log_request(r);
-            close_connection(hc);
-            return;
-        }
-        r->bytes_sent += (uint64_t)n;
-        hc->out += n;
-        hc->out_len -= (size_t)n;
+    int rc = http_flush(r);
+    if (rc == PX_AGAIN)
+        return;
+    if (rc != PX_OK) {
+        r->keepalive_out = 0;
+        http_terminate(r, r->status);
+        return;
     }
-    px_timer_del(&c->write_timer);
-    request_done(r);
+    if (r->out_last)
+        request_done(r);
+}
+
+void http_terminate(http_request_t *r, int status)
+{
+    http_conn_t *hc = r->hc;
+    r->read_event_handler = NULL;
+    r->write_event_handler = NULL;
+    if (!r->logged) {
+        r->status = status;
+        http_log_request(r);
+        r->logged = 1;
+    }
+    close_connection(hc);
+}
+
+int http_conn_output_pending(http_conn_t *hc)
+{
+    return hc->r && hc->outq && http_out_pending(hc->r) > 0;
 }
 
 static void conn_write(px_conn_t *c)
 {
     http_conn_t *hc = c->data;
-    if (hc->r && hc->out_len)
+    if (hc->r && hc->r->write_event_handler)
+        hc->r->write_event_handler(hc->r);
+    else if (hc->r && hc->r->header_sent)
         write_output(hc->r);
 }
 
@@ -1148,8 +1174,7 @@ static void finalize_connection(http_request_t *r)
     px_timer_del(&c->read_timer);
     px_pool_destroy(r->pool);
     hc->r = NULL;
-    hc->out = NULL;
-    hc->out_len = 0;
+    hc->outq = NULL;
     if (hc->pos < hc->len) {
         /* pipelined: the next request is already here */
         memmove(hc->buf, hc->buf + hc->pos, hc->len - hc->pos);

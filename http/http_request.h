@@ -31,9 +31,8 @@ typedef struct http_conn {
     px_msec_t linger_timeout, linger_deadline;
     int nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
 
-    /* pending output */
-    const char *out;
-    size_t out_len;
+    /* pending output: pieces queued by the response writer, in the request's pool */
+    struct http_outq *outq;
 
     /* request body being discarded */
     int64_t body_rest; /* bytes of a Content-Length body still to drop */
@@ -42,6 +41,8 @@ typedef struct http_conn {
 } http_conn_t;
 
 void http_init_connection(px_conn_t *c);
+/* Response bytes are queued and not yet written. */
+int http_conn_output_pending(http_conn_t *hc);
 int http_send_special(http_request_t *r, int status);
 /* Drops the request body bytes already received before an error page goes out (nginx's
  * special response does); a broken chunked body only costs the keepalive. */

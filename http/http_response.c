@@ -1,5 +1,6 @@
 /* Responses: status lines, header serialisation, nginx's built-in error pages, and the
  * writer that keeps unsent bytes until the socket drains. */
+#include <errno.h>
 #include <stdio.h>
 
 #include "core/px_addr.h"
@@ -171,6 +172,55 @@ int http_run_header_filters(http_request_t *r)
     return PX_OK;
 }
 
+/* ---- the output queue ---- */
+
+#define OUTQ_PIECES 32
+
+typedef struct {
+    const char *data;
+    size_t len;
+    http_out_done_fn done;
+    void *arg;
+} out_piece_t;
+
+struct http_outq {
+    out_piece_t piece[OUTQ_PIECES];
+    unsigned head, count;
+    size_t bytes;
+    char framing[OUTQ_PIECES][20]; /* chunk-size lines live next to their slot */
+};
+
+static struct http_outq *outq(http_request_t *r)
+{
+    if (r->hc->outq == NULL)
+        r->hc->outq = px_pcalloc(r->pool, sizeof(struct http_outq));
+    return r->hc->outq;
+}
+
+size_t http_out_room(http_request_t *r)
+{
+    struct http_outq *q = outq(r);
+    return q ? OUTQ_PIECES - q->count : 0;
+}
+
+size_t http_out_pending(http_request_t *r)
+{
+    return r->hc->outq ? r->hc->outq->bytes : 0;
+}
+
+/* Queues one piece; returns its slot index or -1 when the queue is full. */
+static int push(http_request_t *r, const char *data, size_t len, http_out_done_fn done, void *arg)
+{
+    struct http_outq *q = outq(r);
+    if (q == NULL || q->count == OUTQ_PIECES)
+        return -1;
+    unsigned i = (q->head + q->count) % OUTQ_PIECES;
+    q->piece[i] = (out_piece_t){data, len, done, arg};
+    q->count++;
+    q->bytes += len;
+    return (int)i;
+}
+
 /* Keepalive only if the request allows it and nothing forces a close. */
 static void decide_keepalive(http_request_t *r)
 {
@@ -180,29 +230,130 @@ static void decide_keepalive(http_request_t *r)
                        px_current_msec - hc->start_msec < (px_msec_t)r->loc->keepalive_time;
 }
 
+static int status_has_body(int status)
+{
+    return !(status == 204 || status == 304 || (status >= 100 && status < 200));
+}
+
+int http_send_header(http_request_t *r)
+{
+    if (r->err_status)
+        r->status = r->err_status;
+    if (!status_has_body(r->status))
+        r->out_content_length = -1;
+    decide_keepalive(r);
+    if (http_run_header_filters(r) != PX_OK)
+        return PX_ERROR;
+    /* a body of unknown length: chunked for HTTP/1.1, else the close ends it */
+    if (r->out_content_length < 0 && status_has_body(r->status) && !r->header_only) {
+        if (r->http_version >= 1001)
+            r->chunked_out = 1;
+        else
+            r->keepalive_out = 0;
+    }
+    r->header_sent = 1;
+    if (r->http_major < 1)
+        return PX_OK;
+    out_buf_t b = {NULL, 0, 0, r->pool};
+    build_head(r, &b);
+    r->header_bytes_sent = b.len;
+    return push(r, b.p, b.len, NULL, NULL) < 0 ? PX_ERROR : PX_OK;
+}
+
+int http_send_body(http_request_t *r, const char *data, size_t len, http_out_done_fn done, void *arg)
+{
+    if (r->header_only || len == 0) {
+        if (done)
+            done(arg);
+        return PX_OK;
+    }
+    if (!r->chunked_out)
+        return push(r, data, len, done, arg) < 0 ? PX_ERROR : PX_OK;
+    if (http_out_room(r) < 3)
+        return PX_ERROR;
+    int i = push(r, NULL, 0, NULL, NULL);
+    struct http_outq *q = r->hc->outq;
+    int n = snprintf(q->framing[i], sizeof(q->framing[i]), "%zx\r\n", len);
+    q->piece[i].data = q->framing[i];
+    q->piece[i].len = (size_t)n;
+    q->bytes += (size_t)n;
+    push(r, data, len, NULL, NULL);
+    push(r, "\r\n", 2, done, arg);
+    return PX_OK;
+}
+
+int http_send_last(http_request_t *r)
+{
+    r->out_last = 1;
+    if (r->chunked_out && !r->header_only)
+        return push(r, "0\r\n\r\n", 5, NULL, NULL) < 0 ? PX_ERROR : PX_OK;
+    return PX_OK;
+}
+
+int http_flush(http_request_t *r)
+{
+    struct http_outq *q = r->hc->outq;
+    px_conn_t *c = r->conn;
+    while (q && q->count) {
+        if (!c->writable) {
+            px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
+            return PX_AGAIN;
+        }
+        struct iovec iov[OUTQ_PIECES];
+        int n = 0;
+        for (unsigned k = 0; k < q->count; k++) {
+            out_piece_t *p = &q->piece[(q->head + k) % OUTQ_PIECES];
+            if (p->len == 0)
+                continue;
+            iov[n].iov_base = (void *)p->data;
+            iov[n].iov_len = p->len;
+            n++;
+        }
+        ssize_t sent = n ? px_conn_writev(c, iov, n) : 0;
+        if (sent == PX_AGAIN)
+            continue;
+        if (sent < 0) {
+            /* nginx names the proxied body "sending to client" */
+            px_log_error(PX_LOG_INFO, &r->log, errno, "writev() failed while sending %sto client",
+                         r->content_ctx ? "" : "response ");
+            c->error = 1;
+            return PX_ERROR;
+        }
+        r->bytes_sent += (uint64_t)sent;
+        q->bytes -= (size_t)sent;
+        size_t left = (size_t)sent;
+        while (q->count) {
+            out_piece_t *p = &q->piece[q->head];
+            size_t take = left < p->len ? left : p->len;
+            p->data += take;
+            p->len -= take;
+            left -= take;
+            if (p->len)
+                break;
+            q->head = (q->head + 1) % OUTQ_PIECES;
+            q->count--;
+            if (p->done)
+                p->done(p->arg);
+        }
+    }
+    px_timer_del(&c->write_timer);
+    return PX_OK;
+}
+
 int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_str_t body)
 {
     r->status = r->err_status ? r->err_status : status;
     r->content_type = content_type;
     r->out_content_length = (int64_t)body.len;
-    if (status == 204 || status == 304 || (status >= 100 && status < 200)) {
-        r->out_content_length = -1;
+    if (!status_has_body(status)) {
         r->content_type = PX_NULL_STR;
         body = PX_NULL_STR;
     }
-    decide_keepalive(r);
-    if (http_run_header_filters(r) != PX_OK)
+    if (http_send_header(r) != PX_OK)
         return PX_ERROR;
-    out_buf_t b = {NULL, 0, 0, r->pool};
-    if (r->http_major >= 1) {
-        build_head(r, &b);
-        r->header_bytes_sent = b.len;
-    }
-    if (!r->header_only)
-        put_str(&b, body);
-    r->header_sent = 1;
-    r->hc->out = b.p;
-    r->hc->out_len = b.len;
+    if (!r->header_only && body.len && push(r, body.data, body.len, NULL, NULL) < 0)
+        return PX_ERROR;
+    r->out_last = 1;
     return PX_OK;
 }
 

@@ -123,6 +123,8 @@ struct http_core_loc_conf {
     int64_t client_body_timeout;
     int64_t send_timeout;
     int64_t client_max_body_size;
+    size_t client_body_buffer_size;
+    px_str_t client_body_temp_path;
     int server_tokens;
     int tcp_nodelay;
     px_str_t default_type;
@@ -142,6 +144,7 @@ struct http_core_loc_conf {
     int return_has_text;
     void *regex;                   /* http_regex_t of a regex location, for named captures */
     unsigned internal : 1;
+    unsigned auto_redirect : 1;    /* set by proxy_pass: /name without its slash redirects */
 };
 
 enum { LINGERING_OFF, LINGERING_ON, LINGERING_ALWAYS };
@@ -184,7 +187,7 @@ struct http_request {
     px_array_t headers; /* http_header_t */
     px_str_t host;      /* validated, lowercased, without port */
     http_header_t *h_host, *h_content_length, *h_transfer_encoding, *h_connection, *h_expect,
-        *h_content_type;
+        *h_content_type, *h_upgrade;
     int64_t content_length_n;
     unsigned chunked_in : 1;
     unsigned keepalive : 1;
@@ -195,6 +198,7 @@ struct http_request {
     unsigned header_only : 1;
     unsigned discarding_body : 1;
     unsigned body_done : 1;
+    unsigned body_started : 1; /* the body reader's state in the connection is set up */
     unsigned lingering : 1;
     unsigned logged : 1;
 
@@ -223,6 +227,9 @@ struct http_request {
     unsigned chunked_out : 1;
     unsigned keepalive_out : 1;
     unsigned out_last : 1; /* the whole response is queued */
+    unsigned upgrade : 1;  /* a 101 toward the client: "Connection: upgrade" */
+    px_array_t upstream_headers; /* http_header_t of the proxied response head */
+    px_str_t upstream_text;      /* ", upstream: \"...\"" in error lines */
     px_str_t last_modified; /* Last-Modified header value, written among nginx's own */
 
     /* A content handler that works asynchronously (proxy_pass) takes the client

@@ -80,6 +80,7 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->client_body_timeout = -1;
     c->send_timeout = -1;
     c->client_max_body_size = -1;
+    c->client_body_buffer_size = CONF_UNSET_SIZE;
     c->server_tokens = CONF_UNSET;
     c->tcp_nodelay = CONF_UNSET;
     c->recursive_error_pages = CONF_UNSET;
@@ -102,7 +103,6 @@ static void *create_loc_conf(conf_ctx_t *cf)
 
 static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
 {
-    (void)cf;
     http_core_loc_conf_t *prev = parent, *conf = child;
     if (conf->keepalive_timeout < 0) {
         conf->keepalive_timeout = prev->keepalive_timeout < 0 ? 75000 : prev->keepalive_timeout;
@@ -113,6 +113,14 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     MERGE_MSEC(client_body_timeout, 60000);
     MERGE_MSEC(send_timeout, 60000);
     MERGE_MSEC(client_max_body_size, 1024 * 1024);
+    CONF_MERGE_SIZE(conf->client_body_buffer_size, prev->client_body_buffer_size, 16384);
+    if (conf->client_body_temp_path.len == 0) {
+        if (prev->client_body_temp_path.len == 0) {
+            char *p = px_psprintf(cf->pool, "%sclient_body_temp", cf->cycle->prefix);
+            prev->client_body_temp_path = px_str_make(p, strlen(p));
+        }
+        conf->client_body_temp_path = prev->client_body_temp_path;
+    }
     CONF_MERGE(conf->server_tokens, prev->server_tokens, 1);
     CONF_MERGE(conf->tcp_nodelay, prev->tcp_nodelay, 1);
     CONF_MERGE(conf->recursive_error_pages, prev->recursive_error_pages, 0);
@@ -363,6 +371,8 @@ static const char *set_location(conf_ctx_t *cf, const conf_node_t *n, const conf
     cf->block_data = &inner;
     cf->http = ctx;
     int rc = conf_apply_block(cf, n, CONF_LOC);
+    if (clcf->auto_redirect)
+        http_location_set_auto_redirect(handle);
     cf->http = parent_ctx;
     cf->block_data = st;
     return rc == PX_OK ? NULL : CONF_ERROR;
@@ -594,6 +604,29 @@ static const conf_enum_t lingering_values[] = {
 #define LOC_OFF(f) CONF_HTTP_LOC_CONF, offsetof(http_core_loc_conf_t, f)
 #define SRV_OFF(f) CONF_HTTP_SRV_CONF, offsetof(http_core_srv_conf_t, f)
 
+/* The levels arguments only shape nginx's directory tree; request bodies here go to
+ * anonymous files (O_TMPFILE) in the directory, so only their range is checked. */
+static const char *set_client_body_temp_path(conf_ctx_t *cf, const conf_node_t *n,
+                                             const conf_directive_t *d, void *conf)
+{
+    px_str_t *field = (px_str_t *)((char *)conf + d->offset);
+    if (field->len)
+        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
+    for (size_t i = 1; i < n->nargs; i++) {
+        int64_t lv = px_atoi(n->args[i].value.data, n->args[i].value.len);
+        if (lv < 1 || lv > 2)
+            return px_psprintf(cf->pool, "invalid value \"%.*s\"", (int)n->args[i].value.len,
+                               n->args[i].value.data);
+    }
+    px_str_t p = n->args[0].value;
+    if (p.len && p.data[0] != '/') {
+        char *full = px_psprintf(cf->pool, "%s%.*s", cf->cycle->prefix, (int)p.len, p.data);
+        p = px_str_make(full, strlen(full));
+    }
+    *field = p;
+    return NULL;
+}
+
 static const conf_directive_t http_core_directives[] = {
     {"http", CONF_MAIN, CONF_BLOCK | CONF_NOARGS, set_http, CONF_CORE_CONF, 0, NULL},
     {"server", CONF_HTTP, CONF_BLOCK | CONF_NOARGS, set_server, CONF_CORE_CONF, 0, NULL},
@@ -617,6 +650,9 @@ static const conf_directive_t http_core_directives[] = {
     {"client_body_timeout", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(client_body_timeout), NULL},
     {"send_timeout", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(send_timeout), NULL},
     {"client_max_body_size", LOC, CONF_TAKE1, conf_set_off, LOC_OFF(client_max_body_size), NULL},
+    {"client_body_buffer_size", LOC, CONF_TAKE1, conf_set_size, LOC_OFF(client_body_buffer_size), NULL},
+    {"client_body_temp_path", LOC, CONF_TAKE1234, set_client_body_temp_path,
+     LOC_OFF(client_body_temp_path), NULL},
     {"server_tokens", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(server_tokens), NULL},
     {"tcp_nodelay", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(tcp_nodelay), NULL},
     {"default_type", LOC, CONF_TAKE1, conf_set_str, LOC_OFF(default_type), NULL},

@@ -604,3 +604,8 @@ const px_regex_t *http_location_regex(const http_location_t *loc)
 {
     return loc->regex;
 }
+
+void http_location_set_auto_redirect(http_location_t *loc)
+{
+    loc->auto_redirect = 1;
+}

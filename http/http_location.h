@@ -109,6 +109,8 @@ void *http_location_find_named(const http_location_tree_t *tree, px_str_t name);
 void *http_location_conf(const http_location_t *loc);
 px_str_t http_location_name(const http_location_t *loc);
 http_location_kind_t http_location_kind(const http_location_t *loc);
+/* For proxy_pass and the like, known only once the location's block is read. */
+void http_location_set_auto_redirect(http_location_t *loc);
 const http_location_t *http_location_parent(const http_location_t *loc);
 /* The compiled regex of a regex location (for its named groups), else NULL. */
 const px_regex_t *http_location_regex(const http_location_t *loc);

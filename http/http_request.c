@@ -547,6 +547,9 @@ static void process_head(http_request_t *r)
         case HTTP_HEADER_CONTENT_TYPE:
             single = &r->h_content_type;
             break;
+        case HTTP_HEADER_UPGRADE:
+            single = &r->h_upgrade;
+            break;
         }
         if (single) {
             *single = h;
@@ -1051,8 +1054,12 @@ static int discard_buffered(http_request_t *r)
         return PX_OK;
     if (!r->discarding_body) {
         r->discarding_body = 1;
-        hc->body_rest = r->chunked_in ? -1 : r->content_length_n;
-        http_chunked_init(&hc->chunked);
+        if (!r->body_started) {
+            /* a content handler that read part of the body left its state here */
+            r->body_started = 1;
+            hc->body_rest = r->chunked_in ? -1 : r->content_length_n;
+            http_chunked_init(&hc->chunked);
+        }
     }
     if (r->body_done)
         return PX_OK;
@@ -1151,6 +1158,7 @@ static void finalize_connection(http_request_t *r)
     http_conn_t *hc = r->hc;
     px_conn_t *c = hc->c;
     http_core_loc_conf_t *loc = r->loc;
+    c->read_timer.handler = header_timeout; /* a body reader may have borrowed it */
     if (!r->keepalive_out) {
         /* nginx lingers when the client may still be sending: an unread body, bytes
          * already buffered, or data waiting on the socket. */

@@ -110,7 +110,9 @@ static void build_head(http_request_t *r, out_buf_t *b)
         put_str(b, r->location);
         puts_(b, "\r\n");
     }
-    if (r->keepalive_out) {
+    if (r->upgrade) {
+        puts_(b, "Connection: upgrade\r\n");
+    } else if (r->keepalive_out) {
         puts_(b, "Connection: keep-alive\r\n");
         if (loc && loc->keepalive_header >= 0) {
             n = snprintf(line, sizeof(line), "Keep-Alive: timeout=%lld\r\n",
@@ -399,6 +401,12 @@ size_t http_log_context(px_log_t *log, char *buf, size_t len)
         px_str_t sn = r->srv ? r->srv->server_name : PX_NULL_STR;
         n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"", addr, (int)sn.len,
                      sn.data ? sn.data : "", (int)r->request_line.len, r->request_line.data);
+        if (r->upstream_text.len && n > 0 && (size_t)n < len) {
+            int m = snprintf(buf + n, len - (size_t)n, ", upstream: \"%.*s\"", (int)r->upstream_text.len,
+                             r->upstream_text.data);
+            if (m > 0)
+                n += m;
+        }
         px_str_t host = r->h_host ? r->h_host->value : PX_NULL_STR;
         if (r->h_host == NULL && r->hc && r->hc->parse_phase == 1)
             host = host_being_read(r->hc);

@@ -1,6 +1,1329 @@
-/* proxy_pass over HTTP/1.x. */
-#include "http/http_core.h"
+/* proxy_pass at request time: pick the address, read or stream the client's body, connect,
+ * send the request nginx would send, read the response head, and relay the body through a
+ * bounded set of buffers (and a temp file when buffering lets the upstream run ahead). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-conf_module_t proxy_http_module = {
-    .name = "proxy_http",
-};
+#include "core/px_log.h"
+#include "http/http_parse.h"
+#include "http/http_request.h"
+#include "http/http_variables.h"
+#include "proxy/proxy_http.h"
+#include "upstream/ups_connect.h"
+
+enum { ST_BODY, ST_CONNECT, ST_SEND, ST_HEAD, ST_BODY_OUT, ST_DONE };
+
+typedef struct {
+    char *data;
+    size_t size;
+    int busy; /* queued to the client, not yet written */
+} pbuf_t;
+
+typedef struct proxy_ctx {
+    http_request_t *r;
+    void *tunnel; /* after a 101 */
+    proxy_loc_conf_t *conf;
+    proxy_pass_t *pass;
+    proxy_pass_t evaluated;
+    px_addr_t peer;
+    px_conn_t *up;
+    int state;
+
+    /* the request to the upstream */
+    char *head;
+    size_t head_len;
+    int body_mode;       /* BODY_* below */
+    char *body_mem;      /* buffered body, or proxy_set_body */
+    size_t body_len;     /* bytes in body_mem, or in the temp file */
+    int body_fd;         /* a buffered body past client_body_buffer_size */
+    off_t body_file_off; /* next byte of the file to send */
+    char *sbuf;          /* streaming / file piece being sent */
+    size_t sbuf_size;
+    struct iovec iov[4];
+    int iovcnt;
+    char chunk_line[24];
+    unsigned request_sent : 1;
+    unsigned body_eof : 1;
+    unsigned send_chunked : 1;
+    unsigned client_body_done : 1;
+
+    /* the response */
+    http_response_t resp;
+    int parse_phase; /* 0 status line, 1 headers */
+    pbuf_t *bufs;
+    int nbufs;
+    size_t head_buf_len; /* bytes read into bufs[0] while reading the head */
+    int body_kind;
+    int64_t body_rest;
+    http_chunked_t chunked;
+    unsigned upstream_done : 1;
+    unsigned upstream_closed : 1;
+    unsigned buffering : 1;
+    int tmp_fd;
+    off_t tmp_write, tmp_read;
+
+    /* $upstream_* */
+    int status;
+    px_msec_t start, connect_ms, header_ms, response_ms;
+    int timed[3];
+} proxy_ctx_t;
+
+enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
+
+static void fail(proxy_ctx_t *ctx, int status);
+static void pump(proxy_ctx_t *ctx);
+static void start_connect(proxy_ctx_t *ctx);
+
+/* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
+
+static void cleanup(void *data)
+{
+    proxy_ctx_t *ctx = data;
+    if (ctx->up) {
+        ctx->up->data = NULL;
+        px_conn_close(ctx->up);
+        ctx->up = NULL;
+    }
+    if (ctx->body_fd >= 0)
+        close(ctx->body_fd);
+    if (ctx->tmp_fd >= 0)
+        close(ctx->tmp_fd);
+    ctx->body_fd = ctx->tmp_fd = -1;
+    for (int i = 0; ctx->bufs && i <= ctx->nbufs; i++) {
+        free(ctx->bufs[i].data);
+        ctx->bufs[i].data = NULL;
+    }
+    free(ctx->sbuf);
+    ctx->sbuf = NULL;
+}
+
+static void close_upstream(proxy_ctx_t *ctx)
+{
+    if (ctx->up) {
+        ctx->up->data = NULL;
+        px_conn_close(ctx->up);
+        ctx->up = NULL;
+    }
+}
+
+/* An anonymous file in dir (created on first use, as nginx creates its temp paths). */
+static int temp_file(http_request_t *r, px_str_t dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%.*s", (int)dir.len, dir.data);
+    int fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT && mkdir(path, 0700) == 0)
+        fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        px_log_error(PX_LOG_CRIT, &r->log, errno, "open() \"%s\" failed", path);
+    return fd;
+}
+
+static int write_all(http_request_t *r, int fd, const char *p, size_t len, off_t off)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            px_log_error(PX_LOG_CRIT, &r->log, errno, "pwrite() to temporary file failed");
+            return PX_ERROR;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return PX_OK;
+}
+
+/* ---- the request line and headers ---- */
+
+static int header_set(const proxy_loc_conf_t *conf, px_str_t name)
+{
+    const proxy_header_t *h = conf->headers->elts;
+    for (size_t i = 0; i < conf->headers->nelts; i++) {
+        if (px_str_caseeq(h[i].name, name))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    px_pool_t *pool;
+} sbuf_t;
+
+static void put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        char *np = px_palloc(b->pool, cap);
+        if (b->len)
+            memcpy(np, b->p, b->len);
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void put_str(sbuf_t *b, px_str_t s)
+{
+    put(b, s.data, s.len);
+}
+
+static void put_lit(sbuf_t *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static int build_request(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    proxy_loc_conf_t *conf = ctx->conf;
+    sbuf_t b = {NULL, 0, 0, r->pool};
+
+    px_str_t method = r->method_name;
+    if (conf->has_method == 1 && http_cv_eval(r, &conf->method, &method) != PX_OK)
+        return PX_ERROR;
+    put_str(&b, method);
+    put_lit(&b, " ");
+
+    proxy_uri_request_t ur;
+    memset(&ur, 0, sizeof(ur));
+    ur.location = conf->location;
+    ur.uri = r->uri;
+    ur.args = r->args;
+    ur.request_uri = r->unparsed_uri;
+    ur.uri_changed = r->internal;
+    ur.internal = r->internal;
+    ur.quoted = memchr(r->unparsed_uri.data, '%', r->unparsed_uri.len) != NULL;
+    size_t n = proxy_uri_build(ctx->pass, &ur, NULL, 0);
+    char *uri = px_palloc(r->pool, n + 1);
+    proxy_uri_build(ctx->pass, &ur, uri, n);
+    put(&b, uri, n);
+    put_lit(&b, conf->http_version == 1000 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+
+    /* the upstream named in log lines: "http://127.0.0.1:8000/uri" */
+    r->upstream_text = px_str_make(px_psprintf(r->pool, "%s://%s%.*s",
+                                               ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http",
+                                               ctx->peer.text, (int)n, uri), 0);
+    r->upstream_text.len = strlen(r->upstream_text.data);
+
+    const proxy_header_t *h = conf->headers->elts;
+    for (size_t i = 0; i < conf->headers->nelts; i++) {
+        px_str_t v;
+        if (px_str_caseeq_lit(h[i].name, "Content-Length") && h[i].literal_empty) {
+            if (ctx->body_mode == BODY_NONE || ctx->send_chunked)
+                continue;
+            char num[32];
+            snprintf(num, sizeof(num), "%zu", ctx->body_len);
+            put_lit(&b, "Content-Length: ");
+            put_lit(&b, num);
+            put_lit(&b, "\r\n");
+            continue;
+        }
+        if (px_str_caseeq_lit(h[i].name, "Transfer-Encoding") && h[i].literal_empty) {
+            if (ctx->send_chunked)
+                put_lit(&b, "Transfer-Encoding: chunked\r\n");
+            continue;
+        }
+        if (h[i].literal_empty)
+            continue;
+        if (http_cv_eval(r, &h[i].value, &v) != PX_OK)
+            return PX_ERROR;
+        if (v.len == 0)
+            continue;
+        put_str(&b, h[i].name);
+        put_lit(&b, ": ");
+        put_str(&b, v);
+        put_lit(&b, "\r\n");
+    }
+    if (conf->pass_request_headers) {
+        const http_header_t *ch = r->headers.elts;
+        for (size_t i = 0; i < r->headers.nelts; i++) {
+            px_str_t name = ch[i].name;
+            if (header_set(conf, name))
+                continue;
+            /* hop-by-hop toward a proxy: never forwarded (httpoxy's "Proxy" included) */
+            if (px_str_caseeq_lit(name, "Proxy") ||
+                (name.len > 6 && px_str_caseeq_lit(px_str_make(name.data, 6), "Proxy-")))
+                continue;
+            put_str(&b, name);
+            put_lit(&b, ": ");
+            put_str(&b, ch[i].value);
+            put_lit(&b, "\r\n");
+        }
+    }
+    put_lit(&b, "\r\n");
+    ctx->head = b.p;
+    ctx->head_len = b.len;
+    return PX_OK;
+}
+
+/* ---- timers and errors ---- */
+
+static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what)
+{
+    http_request_t *r = ctx->r;
+    static const char *const actions[] = {"while reading client request body",
+                                          "while connecting to upstream",
+                                          "while sending request to upstream",
+                                          "while reading response header from upstream",
+                                          "while reading upstream", ""};
+    r->log.action = actions[ctx->state];
+    px_log_error(level, &r->log, err, "%s", what);
+    r->log.action = NULL;
+}
+
+static void fail(proxy_ctx_t *ctx, int status)
+{
+    http_request_t *r = ctx->r;
+    close_upstream(ctx);
+    if (ctx->status == 0)
+        ctx->status = status;
+    ctx->state = ST_DONE;
+    r->read_event_handler = NULL;
+    r->write_event_handler = NULL;
+    if (r->header_sent) {
+        http_terminate(r, r->status);
+        return;
+    }
+    http_finalize(r, status);
+}
+
+static void upstream_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    proxy_ctx_t *ctx = c->data;
+    if (ctx == NULL)
+        return;
+    log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
+    fail(ctx, 504);
+}
+
+/* ---- sending the request ---- */
+
+/* Fills ctx->iov with the next piece of the request body; 0 when there is none right now. */
+static int next_body_piece(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    if (ctx->body_eof)
+        return 0;
+    if (ctx->body_mode == BODY_MEM) {
+        ctx->iov[ctx->iovcnt].iov_base = ctx->body_mem;
+        ctx->iov[ctx->iovcnt++].iov_len = ctx->body_len;
+        ctx->body_eof = 1;
+        return 1;
+    }
+    if (ctx->body_mode == BODY_FILE) {
+        if ((size_t)ctx->body_file_off >= ctx->body_len) {
+            ctx->body_eof = 1;
+            return 0;
+        }
+        ssize_t n = pread(ctx->body_fd, ctx->sbuf, ctx->sbuf_size, ctx->body_file_off);
+        if (n <= 0) {
+            px_log_error(PX_LOG_CRIT, &r->log, errno, "pread() from temporary file failed");
+            return -1;
+        }
+        ctx->body_file_off += n;
+        ctx->iov[ctx->iovcnt].iov_base = ctx->sbuf;
+        ctx->iov[ctx->iovcnt++].iov_len = (size_t)n;
+        return 1;
+    }
+    if (ctx->body_mode == BODY_STREAM) {
+        ssize_t n = http_body_read(r, ctx->sbuf, ctx->sbuf_size);
+        if (n == PX_AGAIN) {
+            http_body_wait(r);
+            return 0;
+        }
+        if (n < 0)
+            return -2;
+        if (n == 0) {
+            ctx->body_eof = 1;
+            ctx->client_body_done = 1;
+            if (ctx->send_chunked) {
+                ctx->iov[ctx->iovcnt].iov_base = (void *)"0\r\n\r\n";
+                ctx->iov[ctx->iovcnt++].iov_len = 5;
+                return 1;
+            }
+            return 0;
+        }
+        if (ctx->send_chunked) {
+            int l = snprintf(ctx->chunk_line, sizeof(ctx->chunk_line), "%zx\r\n", (size_t)n);
+            ctx->iov[ctx->iovcnt].iov_base = ctx->chunk_line;
+            ctx->iov[ctx->iovcnt++].iov_len = (size_t)l;
+            ctx->iov[ctx->iovcnt].iov_base = ctx->sbuf;
+            ctx->iov[ctx->iovcnt++].iov_len = (size_t)n;
+            ctx->iov[ctx->iovcnt].iov_base = (void *)"\r\n";
+            ctx->iov[ctx->iovcnt++].iov_len = 2;
+        } else {
+            ctx->iov[ctx->iovcnt].iov_base = ctx->sbuf;
+            ctx->iov[ctx->iovcnt++].iov_len = (size_t)n;
+        }
+        return 1;
+    }
+    ctx->body_eof = 1;
+    return 0;
+}
+
+/* PX_OK when the whole request is out, PX_AGAIN, or PX_ERROR after fail(). */
+static int send_request(proxy_ctx_t *ctx)
+{
+    px_conn_t *up = ctx->up;
+    for (;;) {
+        if (ctx->iovcnt == 0) {
+            int rc = next_body_piece(ctx);
+            if (rc == -2) {
+                /* the client's body broke: nginx answers with the reader's status */
+                fail(ctx, ctx->r->body_status);
+                return PX_ERROR;
+            }
+            if (rc < 0) {
+                fail(ctx, 500);
+                return PX_ERROR;
+            }
+            if (rc == 0)
+                return ctx->body_eof ? PX_OK : PX_AGAIN;
+        }
+        if (!up->writable) {
+            px_timer_add(&up->write_timer, (px_msec_t)ctx->conf->send_timeout);
+            return PX_AGAIN;
+        }
+        ssize_t n = px_conn_writev(up, ctx->iov, ctx->iovcnt);
+        if (n == PX_AGAIN)
+            continue;
+        if (n < 0) {
+            log_upstream(ctx, PX_LOG_ERR, errno, "writev() failed");
+            fail(ctx, 502);
+            return PX_ERROR;
+        }
+        size_t left = (size_t)n;
+        int k = 0;
+        while (k < ctx->iovcnt && left >= ctx->iov[k].iov_len) {
+            left -= ctx->iov[k].iov_len;
+            k++;
+        }
+        if (k < ctx->iovcnt) {
+            ctx->iov[k].iov_base = (char *)ctx->iov[k].iov_base + left;
+            ctx->iov[k].iov_len -= left;
+        }
+        memmove(ctx->iov, ctx->iov + k, sizeof(struct iovec) * (size_t)(ctx->iovcnt - k));
+        ctx->iovcnt -= k;
+        px_timer_del(&up->write_timer);
+    }
+}
+
+/* ---- the response head ---- */
+
+static px_str_t buf_str(proxy_ctx_t *ctx, http_span_t s)
+{
+    return px_str_make(ctx->bufs[0].data + s.start, s.len);
+}
+
+/* Location and Refresh after proxy_redirect. */
+static px_str_t redirect_value(proxy_ctx_t *ctx, px_str_t name, px_str_t value)
+{
+    http_request_t *r = ctx->r;
+    size_t prefix = 0;
+    if (px_str_caseeq_lit(name, "Refresh")) {
+        /* "5; url=http://..." : the URL after "url=" */
+        const char *p = NULL;
+        for (size_t i = 0; i + 4 <= value.len; i++) {
+            if (px_str_caseeq_lit(px_str_make(value.data + i, 4), "url=")) {
+                p = value.data + i + 4;
+                break;
+            }
+        }
+        if (p == NULL)
+            return value;
+        prefix = (size_t)(p - value.data);
+    }
+    px_str_t out;
+    if (proxy_rewrite_redirect(r, ctx->conf, value, prefix, &out) == PX_OK)
+        return out;
+    return value;
+}
+
+/* What nginx does with an upstream header on the way to the client. */
+static int copy_header(proxy_ctx_t *ctx, px_str_t name, px_str_t value)
+{
+    http_request_t *r = ctx->r;
+    proxy_loc_conf_t *conf = ctx->conf;
+    switch (http_header_id(name.data, name.len)) {
+    case HTTP_HEADER_CONTENT_LENGTH:
+    case HTTP_HEADER_TRANSFER_ENCODING:
+    case HTTP_HEADER_CONNECTION:
+        return PX_OK;
+    case HTTP_HEADER_CONTENT_TYPE:
+        r->content_type = value;
+        return PX_OK;
+    }
+    if (px_str_caseeq_lit(name, "Keep-Alive"))
+        return PX_OK;
+    if (px_str_caseeq_lit(name, "Upgrade") && ctx->resp.status != 101)
+        return PX_OK;
+    if (px_str_caseeq_lit(name, "X-Accel-Buffering") &&
+        !(conf->ignore_headers & PROXY_IGNORE_X_ACCEL_BUFFERING)) {
+        if (px_str_caseeq_lit(value, "yes"))
+            ctx->buffering = 1;
+        else if (px_str_caseeq_lit(value, "no"))
+            ctx->buffering = 0;
+    }
+    if (proxy_header_hidden(conf, name))
+        return PX_OK;
+    if (px_str_caseeq_lit(name, "Last-Modified")) {
+        r->last_modified = value;
+        return PX_OK;
+    }
+    if (conf->redirect_mode == PROXY_REDIRECT_ON &&
+        (px_str_caseeq_lit(name, "Location") || px_str_caseeq_lit(name, "Refresh")))
+        value = redirect_value(ctx, name, value);
+    return http_add_out_header(r, name, value);
+}
+
+static px_str_t find_header(proxy_ctx_t *ctx, const char *name)
+{
+    http_header_t *h = ctx->r->upstream_headers.elts;
+    for (size_t i = 0; h && i < ctx->r->upstream_headers.nelts; i++) {
+        if (px_str_caseeq_lit(h[i].name, name))
+            return h[i].value;
+    }
+    return PX_NULL_STR;
+}
+
+static void start_body(proxy_ctx_t *ctx);
+
+/* The head is complete: decide what the client gets. */
+static void process_head(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    http_response_t *resp = &ctx->resp;
+    ctx->header_ms = px_current_msec - ctx->start;
+    ctx->status = resp->status;
+    px_timer_del(&ctx->up->read_timer);
+
+    px_str_t accel = find_header(ctx, "X-Accel-Redirect");
+    if (accel.len && !(ctx->conf->ignore_headers & PROXY_IGNORE_X_ACCEL_REDIRECT)) {
+        /* the upstream hands the request to another location */
+        close_upstream(ctx);
+        ctx->state = ST_DONE;
+        r->read_event_handler = NULL;
+        r->write_event_handler = NULL;
+        if (r->method != HTTP_METHOD_HEAD) {
+            r->method = HTTP_METHOD_GET;
+            r->method_name = PX_STR("GET");
+        }
+        px_str_t uri = px_pstr(r->pool, accel.data, accel.len), args = PX_NULL_STR;
+        if (uri.data[0] == '@') {
+            http_named_location(r, uri);
+            return;
+        }
+        for (size_t i = 0; i < uri.len; i++) {
+            if (uri.data[i] == '?') {
+                args = px_str_make(uri.data + i + 1, uri.len - i - 1);
+                uri.len = i;
+                break;
+            }
+        }
+        http_internal_redirect(r, uri, args);
+        return;
+    }
+
+    if (ctx->conf->intercept_errors && resp->status >= 300 && r->loc->error_pages) {
+        http_error_page_t *ep = r->loc->error_pages->elts;
+        for (size_t i = 0; i < r->loc->error_pages->nelts; i++) {
+            if (ep[i].code == resp->status) {
+                close_upstream(ctx);
+                ctx->state = ST_DONE;
+                r->read_event_handler = NULL;
+                r->write_event_handler = NULL;
+                http_finalize(r, resp->status);
+                return;
+            }
+        }
+    }
+
+    r->status = resp->status;
+    r->status_line = px_pstr(r->pool, ctx->bufs[0].data + resp->status_line.start, resp->status_line.len);
+    http_header_t *h = r->upstream_headers.elts;
+    for (size_t i = 0; h && i < r->upstream_headers.nelts; i++) {
+        if (copy_header(ctx, h[i].name, h[i].value) != PX_OK) {
+            fail(ctx, 500);
+            return;
+        }
+    }
+    ctx->body_kind = http_response_body_kind(resp->status, r->method == HTTP_METHOD_HEAD,
+                                             resp->content_length, resp->chunked);
+    if (resp->status == 101) {
+        if (r->h_upgrade == NULL || ctx->conf->http_version == 1000) {
+            /* nginx: a 101 the client did not ask for ends the exchange */
+            r->keepalive = 0;
+        } else {
+            r->upgrade = 1;
+            r->keepalive = 0;
+            r->out_content_length = -1;
+            if (http_send_header(r) != PX_OK) {
+                fail(ctx, 500);
+                return;
+            }
+            px_conn_t *up = ctx->up;
+            ctx->up = NULL;
+            up->data = NULL;
+            ctx->state = ST_DONE;
+            size_t pos = resp->pos;
+            proxy_tunnel_start(r, up, ctx->bufs[0].data + pos, ctx->head_buf_len - pos,
+                               ctx->conf->read_timeout, ctx->conf->buffer_size, &ctx->tunnel);
+            return;
+        }
+    }
+    if (ctx->body_kind == HTTP_BODY_LENGTH || (ctx->body_kind == HTTP_BODY_NONE && resp->content_length >= 0))
+        r->out_content_length = resp->content_length;
+    if (ctx->body_kind == HTTP_BODY_NONE && r->method == HTTP_METHOD_HEAD && resp->content_length < 0 &&
+        resp->chunked == 0)
+        r->out_content_length = -1;
+    if (http_send_header(r) != PX_OK) {
+        fail(ctx, 500);
+        return;
+    }
+    start_body(ctx);
+}
+
+/* Stores the header lines of the head in r->upstream_headers (slices into bufs[0]). */
+static int read_head(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    px_conn_t *up = ctx->up;
+    pbuf_t *b = &ctx->bufs[0];
+    for (;;) {
+        int rc;
+        while (ctx->resp.pos < ctx->head_buf_len) {
+            if (ctx->parse_phase == 0) {
+                rc = http_response_parse_status_line(&ctx->resp, b->data, ctx->head_buf_len);
+                if (rc == HTTP_PARSE_OK) {
+                    ctx->parse_phase = 1;
+                    continue;
+                }
+                if (rc == HTTP_PARSE_RESPONSE_09) {
+                    log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent no valid HTTP/1.0 header");
+                    ctx->status = 200;
+                    r->status = 200;
+                    r->http_major = 0; /* no head toward the client */
+                    ctx->body_kind = HTTP_BODY_UNTIL_CLOSE;
+                    ctx->resp.pos = 0;
+                    r->keepalive = 0;
+                    http_send_header(r);
+                    r->http_major = 1;
+                    start_body(ctx);
+                    return PX_DONE;
+                }
+            } else {
+                rc = http_response_parse_header_line(&ctx->resp, b->data, ctx->head_buf_len);
+                if (rc == HTTP_PARSE_OK) {
+                    if (r->upstream_headers.elts == NULL)
+                        px_array_init(&r->upstream_headers, r->pool, 16, sizeof(http_header_t));
+                    /* copied: the buffer carries body bytes next, and the access log may
+                     * still read $upstream_http_* */
+                    http_header_t *h = px_array_push(&r->upstream_headers);
+                    px_str_t name = buf_str(ctx, ctx->resp.header_name);
+                    px_str_t value = buf_str(ctx, ctx->resp.header_value);
+                    h->name = px_pstr(r->pool, name.data, name.len);
+                    h->value = px_pstr(r->pool, value.data, value.len);
+                    continue;
+                }
+                if (rc == HTTP_PARSE_HEADERS_DONE) {
+                    if (http_response_is_interim(ctx->resp.status)) {
+                        /* 100 Continue and friends: the real head follows */
+                        http_response_next(&ctx->resp);
+                        ctx->parse_phase = 0;
+                        r->upstream_headers.nelts = 0;
+                        continue;
+                    }
+                    process_head(ctx);
+                    return PX_DONE;
+                }
+                if (rc != HTTP_PARSE_AGAIN) {
+                    char msg[1024];
+                    http_response_format_error(&ctx->resp, rc, b->data, msg, sizeof(msg));
+                    log_upstream(ctx, PX_LOG_ERR, 0, msg);
+                    fail(ctx, 502);
+                    return PX_ERROR;
+                }
+            }
+            if (rc == HTTP_PARSE_AGAIN)
+                break;
+        }
+        if (ctx->head_buf_len == b->size) {
+            log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent too big header");
+            fail(ctx, 502);
+            return PX_ERROR;
+        }
+        if (!up->readable) {
+            px_timer_add(&up->read_timer, (px_msec_t)ctx->conf->read_timeout);
+            return PX_AGAIN;
+        }
+        ssize_t n = px_conn_recv(up, b->data + ctx->head_buf_len, b->size - ctx->head_buf_len);
+        if (n == PX_AGAIN)
+            continue;
+        if (n < 0) {
+            log_upstream(ctx, PX_LOG_ERR, errno, "recv() failed");
+            fail(ctx, 502);
+            return PX_ERROR;
+        }
+        if (n == 0) {
+            log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
+            fail(ctx, 502);
+            return PX_ERROR;
+        }
+        ctx->head_buf_len += (size_t)n;
+    }
+}
+
+/* ---- the response body ---- */
+
+static void buf_done(void *arg)
+{
+    pbuf_t *b = arg;
+    b->busy = 0;
+}
+
+static void finish(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    ctx->response_ms = px_current_msec - ctx->start;
+    close_upstream(ctx);
+    ctx->state = ST_DONE;
+    r->read_event_handler = NULL;
+    r->write_event_handler = NULL;
+    if (!ctx->client_body_done && http_body_expected(r) && !r->body_done)
+        r->keepalive = 0; /* the rest of the body would be read as the next request */
+    http_send_last(r);
+    http_finalize(r, PX_OK);
+}
+
+/* Decodes [data, data+len) per the body kind in place; returns bytes of body. */
+static ssize_t take_body(proxy_ctx_t *ctx, char *data, size_t len)
+{
+    if (ctx->body_kind == HTTP_BODY_UNTIL_CLOSE)
+        return (ssize_t)len;
+    if (ctx->body_kind == HTTP_BODY_LENGTH) {
+        if ((int64_t)len >= ctx->body_rest) {
+            len = (size_t)ctx->body_rest;
+            ctx->upstream_done = 1;
+        }
+        ctx->body_rest -= (int64_t)len;
+        return (ssize_t)len;
+    }
+    size_t in = 0, out = 0;
+    while (in < len && !ctx->upstream_done) {
+        size_t consumed;
+        http_span_t d;
+        int rc = http_parse_chunked(&ctx->chunked, data + in, len - in, &consumed, &d);
+        if (rc == HTTP_PARSE_OK) {
+            memmove(data + out, data + in + d.start, d.len);
+            out += d.len;
+        } else if (rc == HTTP_PARSE_CHUNKED_DONE) {
+            ctx->upstream_done = 1;
+        } else if (rc != HTTP_PARSE_AGAIN) {
+            log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent invalid chunked response");
+            return -1;
+        }
+        in += consumed;
+    }
+    return (ssize_t)out;
+}
+
+/* Buffers are allocated on first use: most responses fit in the first one. */
+static pbuf_t *alloc_buf(pbuf_t *b)
+{
+    if (b->data == NULL)
+        b->data = malloc(b->size);
+    return b->data ? b : NULL;
+}
+
+static pbuf_t *free_buf(proxy_ctx_t *ctx)
+{
+    int limit = ctx->buffering ? ctx->nbufs : 1;
+    for (int i = 0; i < limit; i++) {
+        if (!ctx->bufs[i].busy)
+            return alloc_buf(&ctx->bufs[i]);
+    }
+    return NULL;
+}
+
+static int queue(proxy_ctx_t *ctx, pbuf_t *b, char *data, size_t len)
+{
+    b->busy = 1;
+    if (http_send_body(ctx->r, data, len, buf_done, b) != PX_OK) {
+        b->busy = 0;
+        return PX_ERROR;
+    }
+    return PX_OK;
+}
+
+static void start_body(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    ctx->state = ST_BODY_OUT;
+    ctx->body_rest = ctx->resp.content_length;
+    http_chunked_init(&ctx->chunked);
+    if (ctx->body_kind == HTTP_BODY_NONE)
+        ctx->upstream_done = 1;
+    /* body bytes that came with the head */
+    size_t pos = ctx->resp.pos;
+    if (pos < ctx->head_buf_len && !ctx->upstream_done) {
+        pbuf_t *b = &ctx->bufs[0];
+        ssize_t n = take_body(ctx, b->data + pos, ctx->head_buf_len - pos);
+        if (n < 0) {
+            fail(ctx, 502);
+            return;
+        }
+        if (n > 0 && queue(ctx, b, b->data + pos, (size_t)n) != PX_OK) {
+            fail(ctx, 500);
+            return;
+        }
+    }
+    (void)r;
+    pump(ctx);
+}
+
+/* Reads upstream bytes into a free buffer (or the temp file). 1 progress, 0 none, -1 failed. */
+static int read_upstream(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    px_conn_t *up = ctx->up;
+    if (ctx->upstream_done || up == NULL || !up->readable)
+        return 0;
+    pbuf_t *b = ctx->tmp_write > ctx->tmp_read ? NULL : free_buf(ctx);
+    int spill = 0;
+    if (b == NULL || http_out_room(r) < 3) {
+        /* buffers full: with buffering, run ahead into the temp file */
+        if (!ctx->buffering || ctx->conf->max_temp_file_size == 0 ||
+            ctx->tmp_write - ctx->tmp_read >= ctx->conf->max_temp_file_size)
+            return 0;
+        if (ctx->tmp_fd < 0 && (ctx->tmp_fd = temp_file(r, ctx->conf->temp_path)) < 0)
+            return -1;
+        spill = 1;
+        b = alloc_buf(&ctx->bufs[ctx->nbufs]); /* the spare buffer only the file uses */
+        if (b == NULL)
+            return -1;
+    }
+    size_t want = b->size;
+    if (ctx->body_kind == HTTP_BODY_LENGTH && (int64_t)want > ctx->body_rest)
+        want = (size_t)ctx->body_rest;
+    ssize_t n = px_conn_recv(up, b->data, want);
+    if (n == PX_AGAIN) {
+        px_timer_add(&up->read_timer, (px_msec_t)ctx->conf->read_timeout);
+        return 0;
+    }
+    if (n < 0) {
+        log_upstream(ctx, PX_LOG_ERR, errno, "recv() failed");
+        return -1;
+    }
+    px_timer_del(&up->read_timer);
+    if (n == 0) {
+        if (ctx->body_kind == HTTP_BODY_UNTIL_CLOSE) {
+            ctx->upstream_done = 1;
+            return 1;
+        }
+        log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
+        return -1;
+    }
+    ssize_t body = take_body(ctx, b->data, (size_t)n);
+    if (body < 0)
+        return -1;
+    if (body == 0)
+        return 1;
+    if (spill) {
+        if (write_all(r, ctx->tmp_fd, b->data, (size_t)body, ctx->tmp_write) != PX_OK)
+            return -1;
+        ctx->tmp_write += body;
+        return 1;
+    }
+    return queue(ctx, b, b->data, (size_t)body) == PX_OK ? 1 : -1;
+}
+
+/* Moves temp file bytes into free buffers, in order. */
+static int drain_temp(proxy_ctx_t *ctx)
+{
+    int progress = 0;
+    while (ctx->tmp_read < ctx->tmp_write && http_out_room(ctx->r) >= 3) {
+        pbuf_t *b = free_buf(ctx);
+        if (b == NULL)
+            break;
+        size_t want = b->size;
+        if ((off_t)want > ctx->tmp_write - ctx->tmp_read)
+            want = (size_t)(ctx->tmp_write - ctx->tmp_read);
+        ssize_t n = pread(ctx->tmp_fd, b->data, want, ctx->tmp_read);
+        if (n <= 0) {
+            px_log_error(PX_LOG_CRIT, &ctx->r->log, errno, "pread() from temporary file failed");
+            return -1;
+        }
+        ctx->tmp_read += n;
+        if (queue(ctx, b, b->data, (size_t)n) != PX_OK)
+            return -1;
+        progress = 1;
+    }
+    if (ctx->tmp_read == ctx->tmp_write && ctx->tmp_write) {
+        /* caught up: the file starts over */
+        ctx->tmp_read = ctx->tmp_write = 0;
+        if (ftruncate(ctx->tmp_fd, 0) < 0)
+            px_log_error(PX_LOG_CRIT, &ctx->r->log, errno, "ftruncate() failed");
+    }
+    return progress;
+}
+
+static void pump(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    for (;;) {
+        int progress = 0;
+        int rc = drain_temp(ctx);
+        if (rc < 0) {
+            fail(ctx, 502);
+            return;
+        }
+        progress |= rc;
+        rc = read_upstream(ctx);
+        if (rc < 0) {
+            fail(ctx, 502);
+            return;
+        }
+        progress |= rc;
+        rc = http_flush(r);
+        if (rc == PX_ERROR) {
+            ctx->state = ST_DONE;
+            close_upstream(ctx);
+            http_terminate(r, r->status);
+            return;
+        }
+        if (ctx->upstream_done && ctx->tmp_read == ctx->tmp_write) {
+            finish(ctx);
+            return;
+        }
+        if (!progress)
+            return;
+    }
+}
+
+/* ---- events ---- */
+
+static void advance(proxy_ctx_t *ctx);
+
+static void upstream_event(px_conn_t *c)
+{
+    proxy_ctx_t *ctx = c->data;
+    if (ctx == NULL) {
+        px_conn_close(c);
+        return;
+    }
+    advance(ctx);
+}
+
+static void client_read(http_request_t *r)
+{
+    proxy_ctx_t *ctx = r->content_ctx;
+    if (ctx->tunnel) {
+        proxy_tunnel_event(ctx->tunnel);
+        return;
+    }
+    if (ctx->state == ST_SEND && ctx->body_mode == BODY_STREAM && !ctx->body_eof) {
+        advance(ctx);
+        return;
+    }
+    if (ctx->state == ST_BODY) {
+        advance(ctx);
+        return;
+    }
+    char byte;
+    if (r->conn->peer_closed && !ctx->conf->ignore_client_abort &&
+        recv(r->conn->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        /* an end of stream, not pipelined bytes: the client is gone */
+        px_log_error(PX_LOG_INFO, &r->log, 0,
+                     "client prematurely closed connection, so upstream connection is closed too");
+        ctx->state = ST_DONE;
+        close_upstream(ctx);
+        http_terminate(r, r->header_sent ? r->status : 499);
+    }
+}
+
+static void client_write(http_request_t *r)
+{
+    proxy_ctx_t *ctx = r->content_ctx;
+    if (ctx->tunnel) {
+        proxy_tunnel_event(ctx->tunnel);
+        return;
+    }
+    if (ctx->state == ST_BODY_OUT)
+        pump(ctx);
+}
+
+/* Reads the whole client body before connecting (proxy_request_buffering on). */
+static int buffer_body(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    size_t cap = r->loc->client_body_buffer_size;
+    if (ctx->body_mem == NULL) {
+        if (!r->chunked_in && (size_t)r->content_length_n <= cap)
+            cap = (size_t)r->content_length_n;
+        ctx->body_mem = px_palloc(r->pool, cap ? cap : 1);
+        ctx->sbuf_size = cap;
+    }
+    for (;;) {
+        size_t room = ctx->sbuf_size - ctx->body_len;
+        if (room == 0 && ctx->body_fd < 0 && !r->body_done) {
+            /* past client_body_buffer_size: the rest goes to a temp file */
+            if ((ctx->body_fd = temp_file(r, r->loc->client_body_temp_path)) < 0)
+                return 500;
+            px_log_error(PX_LOG_WARN, &r->log, 0,
+                         "a client request body is buffered to a temporary file %.*s",
+                         (int)r->loc->client_body_temp_path.len, r->loc->client_body_temp_path.data);
+            if (write_all(r, ctx->body_fd, ctx->body_mem, ctx->body_len, 0) != PX_OK)
+                return 500;
+        }
+        char *dst = ctx->body_fd >= 0 ? ctx->body_mem : ctx->body_mem + ctx->body_len;
+        size_t dlen = ctx->body_fd >= 0 ? ctx->sbuf_size : room;
+        ssize_t n = http_body_read(r, dst, dlen);
+        if (n == PX_AGAIN) {
+            http_body_wait(r);
+            return PX_AGAIN;
+        }
+        if (n < 0)
+            return r->body_status;
+        if (n == 0)
+            break;
+        if (ctx->body_fd >= 0) {
+            if (write_all(r, ctx->body_fd, dst, (size_t)n, (off_t)ctx->body_len) != PX_OK)
+                return 500;
+        }
+        ctx->body_len += (size_t)n;
+    }
+    ctx->client_body_done = 1;
+    if (ctx->body_fd >= 0) {
+        ctx->body_mode = BODY_FILE;
+        ctx->sbuf_size = 65536;
+        ctx->sbuf = malloc(ctx->sbuf_size);
+        if (ctx->sbuf == NULL)
+            return 500;
+    } else {
+        ctx->body_mode = BODY_MEM;
+    }
+    return PX_OK;
+}
+
+static void advance(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    int rc;
+    switch (ctx->state) {
+    case ST_BODY:
+        rc = buffer_body(ctx);
+        if (rc == PX_AGAIN)
+            return;
+        if (rc != PX_OK) {
+            fail(ctx, rc);
+            return;
+        }
+        start_connect(ctx);
+        return;
+    case ST_CONNECT: {
+        px_conn_t *up = ctx->up;
+        if (!up->writable && !up->error && !up->peer_closed)
+            return;
+        int err = ups_connect_result(up);
+        if (err) {
+            log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
+            fail(ctx, 502);
+            return;
+        }
+        px_timer_del(&up->read_timer);
+        ctx->connect_ms = px_current_msec - ctx->start;
+        ctx->state = ST_SEND;
+        up->read_timer.handler = upstream_timeout;
+        up->write_timer.handler = upstream_timeout;
+        ctx->iov[0].iov_base = ctx->head;
+        ctx->iov[0].iov_len = ctx->head_len;
+        ctx->iovcnt = 1;
+    }
+        /* fall through */
+    case ST_SEND:
+    case ST_HEAD:
+        if (!ctx->request_sent) {
+            rc = send_request(ctx);
+            if (rc == PX_ERROR)
+                return;
+            if (rc == PX_OK)
+                ctx->request_sent = 1;
+        }
+        /* an early answer is read while the body still goes out */
+        if (!ctx->request_sent && !ctx->up->readable)
+            return;
+        ctx->state = ST_HEAD;
+        read_head(ctx);
+        return;
+    case ST_BODY_OUT:
+        if (!ctx->request_sent && send_request(ctx) == PX_OK)
+            ctx->request_sent = 1;
+        if (ctx->state == ST_BODY_OUT)
+            pump(ctx);
+        return;
+    default:
+        (void)r;
+        return;
+    }
+}
+
+static void start_connect(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    ctx->state = ST_CONNECT;
+    if (ctx->body_mode == BODY_STREAM && ctx->sbuf == NULL) {
+        ctx->sbuf_size = ctx->conf->buffer_size > 8192 ? ctx->conf->buffer_size : 8192;
+        ctx->sbuf = malloc(ctx->sbuf_size);
+        if (ctx->sbuf == NULL) {
+            fail(ctx, 500);
+            return;
+        }
+    }
+    if (build_request(ctx) != PX_OK) {
+        fail(ctx, 500);
+        return;
+    }
+    int err = 0;
+    ctx->start = px_current_msec;
+    ctx->up = ups_connect((struct sockaddr *)&ctx->peer.sa, ctx->peer.len, &r->log, &err);
+    if (ctx->up == NULL) {
+        log_upstream(ctx, err ? PX_LOG_ERR : PX_LOG_ALERT, err,
+                     err ? "connect() failed" : "worker_connections are not enough");
+        fail(ctx, 502);
+        return;
+    }
+    ctx->up->data = ctx;
+    ctx->up->read_handler = upstream_event;
+    ctx->up->write_handler = upstream_event;
+    ctx->up->read_timer.handler = upstream_timeout;
+    ctx->up->write_timer.handler = upstream_timeout;
+    px_timer_add(&ctx->up->read_timer, (px_msec_t)ctx->conf->connect_timeout);
+    if (ctx->up->writable)
+        advance(ctx);
+}
+
+/* ---- the content handler ---- */
+
+static int choose_peer(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    proxy_loc_conf_t *conf = ctx->conf;
+    if (!conf->pass.has_variables) {
+        ctx->pass = &conf->pass;
+    } else {
+        px_str_t text;
+        if (http_cv_eval(r, &conf->pass_cv, &text) != PX_OK)
+            return 500;
+        char err[512];
+        int rc = proxy_pass_parse_evaluated(&ctx->evaluated, text, err, sizeof(err));
+        ctx->pass = &ctx->evaluated;
+        if (rc != PX_OK) {
+            px_log_error(PX_LOG_ERR, &r->log, 0, "%s", err);
+            return 500;
+        }
+        if (ctx->evaluated.url.family == AF_UNSPEC) {
+            /* a name: no upstream{} groups and no resolver yet */
+            px_log_error(PX_LOG_ERR, &r->log, 0, "no resolver defined to resolve %.*s",
+                         (int)ctx->evaluated.host.len, ctx->evaluated.host.data);
+            return 502;
+        }
+    }
+    if (ctx->pass->url.naddrs == 0)
+        return 502;
+    ctx->peer = ctx->pass->url.addrs[0];
+    return PX_OK;
+}
+
+static void free_evaluated(void *data)
+{
+    proxy_pass_free(data);
+}
+
+int proxy_handler(http_request_t *r)
+{
+    proxy_loc_conf_t *conf = http_get_module_loc_conf(r, proxy_http_module);
+    proxy_ctx_t *ctx = px_pcalloc(r->pool, sizeof(*ctx));
+    if (ctx == NULL)
+        return 500;
+    ctx->r = r;
+    ctx->conf = conf;
+    ctx->body_fd = ctx->tmp_fd = -1;
+    ctx->buffering = conf->buffering;
+    if (px_pool_cleanup_add(r->pool, cleanup, ctx) != PX_OK ||
+        px_pool_cleanup_add(r->pool, free_evaluated, &ctx->evaluated) != PX_OK)
+        return 500;
+    r->content_ctx = ctx;
+    int rc = choose_peer(ctx);
+    if (rc != PX_OK) {
+        ctx->status = rc;
+        return rc;
+    }
+
+    /* buffers: bufs[0] reads the head (proxy_buffer_size); with buffering, proxy_buffers
+     * follow, plus one spare the temp file path reads into */
+    int n = 1 + (conf->buffering ? conf->buffers.num + 1 : 1);
+    ctx->bufs = px_pcalloc(r->pool, sizeof(pbuf_t) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        ctx->bufs[i].size = i == 0 ? conf->buffer_size : conf->buffers.size;
+    ctx->nbufs = n - 1; /* the spare is bufs[nbufs] */
+    if (alloc_buf(&ctx->bufs[0]) == NULL)
+        return 500;
+
+    r->read_event_handler = client_read;
+    r->write_event_handler = client_write;
+
+    if (conf->has_set_body == 1) {
+        px_str_t body;
+        if (http_cv_eval(r, &conf->set_body, &body) != PX_OK)
+            return 500;
+        ctx->body_mode = BODY_MEM;
+        ctx->body_mem = (char *)body.data;
+        ctx->body_len = body.len;
+    } else if (conf->pass_request_body && http_body_expected(r)) {
+        if (http_body_start(r) != PX_OK)
+            return 500;
+        int stream = !conf->request_buffering &&
+                     !(r->chunked_in && conf->http_version == 1000); /* 1.0 needs a length */
+        if (stream) {
+            ctx->body_mode = BODY_STREAM;
+            ctx->send_chunked = r->chunked_in;
+            ctx->body_len = r->chunked_in ? 0 : (size_t)r->content_length_n;
+        } else {
+            ctx->state = ST_BODY;
+            advance(ctx);
+            return PX_DONE;
+        }
+    }
+    start_connect(ctx);
+    return PX_DONE;
+}
+
+/* ---- variables ---- */
+
+/* The proxy state of r; content_ctx belongs to whichever handler ran last, and only
+ * proxy_pass sets it so far. */
+static proxy_ctx_t *ctx_of(http_request_t *r)
+{
+    return r->content_ctx;
+}
+
+static int get_proxy_host(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    proxy_ctx_t *ctx = ctx_of(r);
+    if (ctx == NULL || ctx->pass == NULL) {
+        v->not_found = 1;
+        return PX_OK;
+    }
+    v->value = data ? ctx->pass->proxy_port : ctx->pass->proxy_host;
+    return PX_OK;
+}
+
+static int get_add_xff(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    (void)data;
+    char addr[PX_ADDR_TEXT_SIZE];
+    size_t alen = px_addr_to_text((struct sockaddr *)&r->conn->peer, r->conn->peer_len, 0, addr,
+                                  sizeof(addr));
+    /* every X-Forwarded-For line, joined as $http_x_forwarded_for joins them */
+    http_var_value_t *hv = http_var_get_by_name(r, PX_STR("http_x_forwarded_for"));
+    px_str_t xff = hv && !hv->not_found ? hv->value : PX_NULL_STR;
+    if (xff.len == 0) {
+        v->value = px_pstr(r->pool, addr, alen);
+        return PX_OK;
+    }
+    char *s = px_psprintf(r->pool, "%.*s, %.*s", (int)xff.len, xff.data, (int)alen, addr);
+    v->value = px_str_make(s, strlen(s));
+    return PX_OK;
+}
+
+static int get_upstream(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    proxy_ctx_t *ctx = ctx_of(r);
+    if (ctx == NULL || ctx->start == 0) {
+        v->not_found = 1;
+        return PX_OK;
+    }
+    char *s = NULL;
+    switch (data) {
+    case 0: /* addr */
+        s = px_psprintf(r->pool, "%s", ctx->peer.text);
+        break;
+    case 1: /* status */
+        if (ctx->status == 0) {
+            v->not_found = 1;
+            return PX_OK;
+        }
+        s = px_psprintf(r->pool, "%d", ctx->status);
+        break;
+    case 2: /* response_time */
+    case 3: /* connect_time */
+    case 4: { /* header_time */
+        px_msec_t ms = data == 2 ? (ctx->response_ms ? ctx->response_ms : px_current_msec - ctx->start)
+                       : data == 3 ? ctx->connect_ms
+                                   : ctx->header_ms;
+        if (data == 4 && ctx->header_ms == 0 && ctx->status == 0) {
+            s = px_psprintf(r->pool, "-");
+            break;
+        }
+        s = px_psprintf(r->pool, "%llu.%03llu", (unsigned long long)(ms / 1000),
+                        (unsigned long long)(ms % 1000));
+        break;
+    }
+    }
+    v->value = px_str_make(s, strlen(s));
+    return PX_OK;
+}
+
+static int get_upstream_http(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    const http_var_prefix_arg_t *arg = (const http_var_prefix_arg_t *)data;
+    http_header_t *h = r->upstream_headers.elts;
+    for (size_t i = 0; h && i < r->upstream_headers.nelts; i++) {
+        px_str_t n = h[i].name;
+        if (n.len != arg->suffix.len)
+            continue;
+        size_t k;
+        for (k = 0; k < n.len; k++) {
+            char a = n.data[k] == '-' ? '_' : n.data[k], b = arg->suffix.data[k];
+            if ((a | 0x20) != (b | 0x20))
+                break;
+        }
+        if (k == n.len) {
+            v->value = h[i].value;
+            return PX_OK;
+        }
+    }
+    v->not_found = 1;
+    return PX_OK;
+}
+
+void proxy_define_variables(conf_ctx_t *cf);
+
+void proxy_define_variables(conf_ctx_t *cf)
+{
+    const unsigned nc = HTTP_VAR_NOCACHEABLE;
+    const http_var_def_t defs[] = {
+        {PX_STR("proxy_host"), get_proxy_host, 0, nc},
+        {PX_STR("proxy_port"), get_proxy_host, 1, nc},
+        {PX_STR("proxy_add_x_forwarded_for"), get_add_xff, 0, nc},
+        {PX_STR("upstream_addr"), get_upstream, 0, nc},
+        {PX_STR("upstream_status"), get_upstream, 1, nc},
+        {PX_STR("upstream_response_time"), get_upstream, 2, nc},
+        {PX_STR("upstream_connect_time"), get_upstream, 3, nc},
+        {PX_STR("upstream_header_time"), get_upstream, 4, nc},
+        {PX_STR("upstream_http_"), get_upstream_http, 0, HTTP_VAR_PREFIX | nc},
+    };
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+        http_var_define(cf, &defs[i]);
+}

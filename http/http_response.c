@@ -237,11 +237,18 @@ static int status_has_body(int status)
     return !(status == 204 || status == 304 || (status >= 100 && status < 200));
 }
 
+/* nginx keeps Content-Type and Content-Length on a 304 (they describe the cached entity)
+ * and drops them on 204 and 1xx. */
+static int status_drops_length(int status)
+{
+    return status == 204 || (status >= 100 && status < 200);
+}
+
 int http_send_header(http_request_t *r)
 {
     if (r->err_status)
         r->status = r->err_status;
-    if (!status_has_body(r->status))
+    if (status_drops_length(r->status))
         r->out_content_length = -1;
     decide_keepalive(r);
     if (http_run_header_filters(r) != PX_OK)
@@ -347,10 +354,10 @@ int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_st
     r->status = r->err_status ? r->err_status : status;
     r->content_type = content_type;
     r->out_content_length = (int64_t)body.len;
-    if (!status_has_body(status)) {
+    if (status_drops_length(status))
         r->content_type = PX_NULL_STR;
+    if (!status_has_body(status))
         body = PX_NULL_STR;
-    }
     if (http_send_header(r) != PX_OK)
         return PX_ERROR;
     if (!r->header_only && body.len && push(r, body.data, body.len, NULL, NULL) < 0)
@@ -369,8 +376,10 @@ int http_send_special(http_request_t *r, int status)
     /* an error page target that fails shows its own status, not error_page's =code */
     r->err_status = 0;
     /* 494 is logged and sent as 400, with its own page */
-    return http_send_simple(r, status == 494 ? 400 : status, PX_STR("text/html"),
-                            special_body(r, status));
+    /* a status without a page of its own (304) is typed like any other empty response */
+    px_str_t body = special_body(r, status);
+    return http_send_simple(r, status == 494 ? 400 : status,
+                            body.len || r->loc == NULL ? PX_STR("text/html") : r->loc->default_type, body);
 }
 
 /* The Host header among the lines read so far of a head that failed midway: nginx has it

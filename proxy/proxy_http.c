@@ -477,10 +477,6 @@ static int copy_header(proxy_ctx_t *ctx, px_str_t name, px_str_t value)
     }
     if (proxy_header_hidden(conf, name))
         return PX_OK;
-    if (px_str_caseeq_lit(name, "Last-Modified")) {
-        r->last_modified = value;
-        return PX_OK;
-    }
     if (conf->redirect_mode == PROXY_REDIRECT_ON &&
         (px_str_caseeq_lit(name, "Location") || px_str_caseeq_lit(name, "Refresh")))
         value = redirect_value(ctx, name, value);
@@ -1130,6 +1126,11 @@ static int choose_peer(proxy_ctx_t *ctx)
         ctx->pass = &ctx->evaluated;
         if (rc != PX_OK) {
             px_log_error(PX_LOG_ERR, &r->log, 0, "%s", err);
+            return 500;
+        }
+        if (ctx->evaluated.scheme == PROXY_SCHEME_HTTPS) {
+            px_log_error(PX_LOG_ERR, &r->log, 0, "https upstreams are not supported yet in \"%.*s\"",
+                         (int)text.len, text.data);
             return 500;
         }
         if (ctx->evaluated.url.family == AF_UNSPEC) {

@@ -178,7 +178,7 @@ static int64_t parse_http_date(px_str_t s)
     if (p == end)
         return -1;
     int asctime_form = *p == ' ';
-    int day, month, year, hour, min, sec;
+    int day = 0, month = 0, year = 0, hour, min, sec;
     p++;
     if (asctime_form) {
         if ((month = month_of(&p, end)) < 0 || expect(&p, end, ' ') < 0)

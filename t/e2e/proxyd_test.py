@@ -297,3 +297,234 @@ class TempDirCase(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+class RecordedRequest:
+    """One request as a RecordingBackend read it off the wire.
+
+    raw: the exact bytes (head incl. the blank line, then the body as framed on the wire);
+    head: the head bytes without the final CRLFCRLF; request_line, method, target, version
+    (bytes); headers: [(name, value)] bytes in the order received, names as sent, values
+    stripped; body: the body bytes as framed (chunk sizes included when chunked); data: the
+    body decoded (de-chunked); chunked: True when Transfer-Encoding: chunked framed it;
+    conn: the number (0, 1, ...) of the backend connection it came on."""
+
+    def __init__(self, head, body, data, chunked, conn):
+        self.head = head
+        self.raw = head + b"\r\n\r\n" + body
+        self.body = body
+        self.data = data
+        self.chunked = chunked
+        self.conn = conn
+        lines = head.split(b"\r\n")
+        self.request_line = lines[0]
+        parts = lines[0].split(b" ")
+        self.method = parts[0]
+        self.target = parts[1] if len(parts) > 1 else b""
+        self.version = parts[2] if len(parts) > 2 else b""
+        self.headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            self.headers.append((name, value.strip()))
+
+    def header(self, name):
+        """The first value of header `name` (case-insensitive, str or bytes), or None."""
+        vals = self.header_all(name)
+        return vals[0] if vals else None
+
+    def header_all(self, name):
+        if isinstance(name, str):
+            name = name.encode()
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def header_names(self):
+        return [k for k, _ in self.headers]
+
+    def __repr__(self):
+        return "RecordedRequest(%r)" % self.raw[:300]
+
+
+class RecordingBackend:
+    """A threaded loopback HTTP/1.1 server that records every request it receives.
+
+        b = RecordingBackend()                       # TCP on 127.0.0.1:b.port
+        b = RecordingBackend(unix_path="/tmp/x.sock")  # or a unix socket (b.port is None)
+        b = RecordingBackend(response=b"HTTP/1.1 404 Not Found\\r\\nContent-Length: 0\\r\\n\\r\\n")
+        ...
+        req = b.wait_request()      # the first request not yet taken (RecordedRequest), or
+                                    # raises AssertionError after `timeout` seconds
+        b.requests                  # all RecordedRequest so far, in arrival order
+        b.close()                   # stops the thread and closes the sockets (idempotent)
+
+    response: bytes written as the whole answer to each request; or a list of bytes written
+    one after another (a flush between them); or a callable(RecordedRequest) returning either.
+    The default is "HTTP/1.1 200 OK", Content-Length: 2, body "ok".
+    bind: the (address, port) a TCP backend listens on (default: a free port on 127.0.0.1).
+    keepalive: when False (default) the backend closes the connection after each answer (so a
+    close-delimited body works); when True it reads the next request on the same connection.
+    send_continue: answer "HTTP/1.1 100 Continue" first when the request has Expect: 100-continue.
+    Bodies are read by Content-Length or chunked framing (trailers included in .body); a
+    request with neither has no body. Use as a context manager or addCleanup(b.close)."""
+
+    DEFAULT_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def __init__(self, response=None, unix_path=None, keepalive=False, send_continue=False,
+                 timeout=10.0, bind=("127.0.0.1", 0)):
+        import threading
+        self.response = self.DEFAULT_RESPONSE if response is None else response
+        self.keepalive = keepalive
+        self.send_continue = send_continue
+        self.timeout = timeout
+        self.unix_path = unix_path
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            self.port = None
+            self.address = "unix:" + unix_path
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(bind)
+            self.port = self.sock.getsockname()[1]
+            self.address = "%s:%d" % (bind[0], self.port)
+        self.sock.listen(128)
+        self.sock.settimeout(0.2)
+        self.requests = []
+        self.errors = []
+        self.connections = 0
+        self._taken = 0
+        self._cond = threading.Condition()
+        self._running = True
+        self._conns = []
+        self._threads = []
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _accept_loop(self):
+        import threading
+        while self._running:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._cond:
+                n = self.connections
+                self.connections += 1
+                self._conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn, n), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn, n):
+        conn.settimeout(self.timeout)
+        buf = b""
+        try:
+            while self._running:
+                req, buf = self._read_request(conn, buf, n)
+                if req is None:
+                    return
+                with self._cond:
+                    self.requests.append(req)
+                    self._cond.notify_all()
+                resp = self.response(req) if callable(self.response) else self.response
+                for piece in (resp if isinstance(resp, list) else [resp]):
+                    conn.sendall(piece)
+                if not self.keepalive:
+                    return
+        except OSError as e:
+            self.errors.append(e)
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def _read_request(self, conn, buf, n):
+        def more():
+            b = conn.recv(65536)
+            if not b:
+                raise EOFError
+            return b
+        try:
+            while b"\r\n\r\n" not in buf:
+                buf += more()
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            tmp = RecordedRequest(head, b"", b"", False, n)
+            te = tmp.header("transfer-encoding")
+            cl = tmp.header("content-length")
+            if self.send_continue and (tmp.header("expect") or b"").lower() == b"100-continue":
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if te is not None and b"chunked" in te.lower():
+                body, data, pos = b"", b"", 0
+                while True:
+                    while b"\r\n" not in buf[pos:]:
+                        buf += more()
+                    eol = buf.index(b"\r\n", pos)
+                    size = int(buf[pos:eol].split(b";")[0].strip(), 16)
+                    pos = eol + 2
+                    if size == 0:
+                        while True:  # trailers up to the empty line
+                            while b"\r\n" not in buf[pos:]:
+                                buf += more()
+                            eol = buf.index(b"\r\n", pos)
+                            line_empty = eol == pos
+                            pos = eol + 2
+                            if line_empty:
+                                break
+                        break
+                    while len(buf) < pos + size + 2:
+                        buf += more()
+                    data += buf[pos:pos + size]
+                    pos += size + 2
+                body, buf = buf[:pos], buf[pos:]
+                return RecordedRequest(head, body, data, True, n), buf
+            length = int(cl) if cl is not None else 0
+            while len(buf) < length:
+                buf += more()
+            body, buf = buf[:length], buf[length:]
+            return RecordedRequest(head, body, body, False, n), buf
+        except (EOFError, socket.timeout, ValueError):
+            return None, buf
+
+    def wait_request(self, timeout=5.0):
+        """The next request not returned before (arrival order); AssertionError on timeout."""
+        deadline = time.time() + timeout
+        with self._cond:
+            while len(self.requests) <= self._taken:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("backend %s got no request in %.1fs" % (self.address, timeout))
+                self._cond.wait(left)
+            self._taken += 1
+            return self.requests[self._taken - 1]
+
+    def close(self):
+        self._running = False
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self._cond:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(5)
+        for t in self._threads:
+            t.join(5)
+        if self.unix_path:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass

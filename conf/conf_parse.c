@@ -662,6 +662,7 @@ static int parse_body(parser_t *ps, source_t *src, int kind, unsigned depth)
             return PX_ERROR;
         }
         node.block_open = rc != PX_OK;
+        node.end_line = src->line;
         if (push_node(ps, &node) != PX_OK || rc != PX_OK) {
             return PX_ERROR;
         }

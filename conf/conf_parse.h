@@ -30,6 +30,7 @@ struct conf_node {
     unsigned line;    /* line of the terminating ';' or '{' (where nginx reports errors) */
     int cmdline;      /* from -g text: nginx reports "in command line", without a line */
     int block_open;   /* only in a partial tree: the block was still open at the error */
+    unsigned end_line; /* a block's closing '}': where nginx reports what it checks at the end */
 };
 
 typedef struct {

@@ -228,6 +228,8 @@ struct http_request {
     unsigned keepalive_out : 1;
     unsigned out_last : 1; /* the whole response is queued */
     unsigned upgrade : 1;  /* a 101 toward the client: "Connection: upgrade" */
+    unsigned own_server : 1; /* Server comes from out_headers (proxy_pass_header Server) */
+    unsigned own_date : 1;   /* Date likewise */
     px_array_t upstream_headers; /* http_header_t of the proxied response head */
     px_str_t upstream_text;      /* ", upstream: \"...\"" in error lines */
     px_str_t last_modified; /* Last-Modified header value, written among nginx's own */
@@ -320,6 +322,9 @@ void http_body_wait(http_request_t *r);
 
 /* Runs the header filters (add_header, expires) on the response about to be sent. */
 int http_run_header_filters(http_request_t *r);
+/* A redirect target as nginx writes it: a path made absolute ("http://host:port/path")
+ * unless absolute_redirect is off; anything else as it is. */
+px_str_t http_absolute_location(http_request_t *r, px_str_t path);
 /* Adds a response header. */
 int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value);
 const char *http_status_text(int status);

@@ -224,6 +224,8 @@ static void *create_core_conf(conf_ctx_t *cf)
     return px_pcalloc(cf->pool, sizeof(http_core_main_ctx_conf_t));
 }
 
+static const char *finish_http(conf_ctx_t *cf, conf_http_ctx_t *http, http_core_main_conf_t *cmcf);
+
 static const char *set_http(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
                             void *conf)
 {
@@ -246,7 +248,23 @@ static const char *set_http(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
     cf->http = http;
     if (rc != PX_OK)
         return CONF_ERROR;
+    /* what is checked from here on is reported at the closing '}', as nginx does */
+    conf_node_t end = *n;
+    end.line = n->end_line;
     cf->node = NULL;
+    const char *rv = finish_http(cf, http, cmcf);
+    cf->node = NULL;
+    if (rv && rv != CONF_ERROR) {
+        cf->node = &end;
+        conf_log(cf, PX_LOG_EMERG, 0, "%s", rv);
+        cf->node = NULL;
+        return CONF_ERROR;
+    }
+    return rv;
+}
+
+static const char *finish_http(conf_ctx_t *cf, conf_http_ctx_t *http, http_core_main_conf_t *cmcf)
+{
 
     for (size_t i = 0; i < cf->nmodules; i++) {
         conf_module_t *m = cf->modules[i];

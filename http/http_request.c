@@ -750,8 +750,7 @@ static int find_location(http_request_t *r)
     return rc == PX_OK && m.redirect;
 }
 
-/* The target of a redirect as nginx writes it: absolute unless absolute_redirect off. */
-static px_str_t absolute_location(http_request_t *r, px_str_t path)
+px_str_t http_absolute_location(http_request_t *r, px_str_t path)
 {
     if (path.len == 0 || path.data[0] != '/' || !r->loc->absolute_redirect)
         return path;
@@ -793,7 +792,7 @@ int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf)
         /* nginx writes a relative target (made absolute) among its own headers, an absolute
          * URL after Connection with the other headers */
         if (text.len && text.data[0] == '/')
-            r->location = absolute_location(r, text);
+            r->location = http_absolute_location(r, text);
         else if (http_add_out_header(r, PX_STR("Location"), text) != PX_OK)
             return 500;
         return code;
@@ -811,7 +810,7 @@ static void run_phases(http_request_t *r)
     if (find_location(r)) {
         char *loc = px_psprintf(r->pool, "%.*s/%s%.*s", (int)r->uri.len, r->uri.data,
                                 r->args.len ? "?" : "", (int)r->args.len, r->args.data);
-        r->location = absolute_location(r, px_str_make(loc, strlen(loc)));
+        r->location = http_absolute_location(r, px_str_make(loc, strlen(loc)));
         http_finalize(r, 301);
         return;
     }

@@ -89,13 +89,24 @@ static void build_head(http_request_t *r, out_buf_t *b)
     char line[128];
     int status = r->status;
     const char *text = http_status_text(status);
-    int n = text ? snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", status, text)
+    int n;
+    if (r->status_line.len) {
+        /* a proxied status keeps the upstream's reason phrase */
+        puts_(b, "HTTP/1.1 ");
+        put_str(b, r->status_line);
+        puts_(b, "\r\n");
+    } else {
+        n = text ? snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", status, text)
                  : snprintf(line, sizeof(line), "HTTP/1.1 %03d \r\n", status);
-    put(b, line, (size_t)n);
-    puts_(b, loc && !loc->server_tokens ? "Server: proxyd\r\n" : "Server: proxyd/" PROXYD_VERSION "\r\n");
-    puts_(b, "Date: ");
-    put_str(b, px_time_http_date());
-    puts_(b, "\r\n");
+        put(b, line, (size_t)n);
+    }
+    if (!r->own_server)
+        puts_(b, loc && !loc->server_tokens ? "Server: proxyd\r\n" : "Server: proxyd/" PROXYD_VERSION "\r\n");
+    if (!r->own_date) {
+        puts_(b, "Date: ");
+        put_str(b, px_time_http_date());
+        puts_(b, "\r\n");
+    }
     if (r->content_type.len) {
         puts_(b, "Content-Type: ");
         put_str(b, r->content_type);
@@ -105,11 +116,18 @@ static void build_head(http_request_t *r, out_buf_t *b)
         n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n", (long long)r->out_content_length);
         put(b, line, (size_t)n);
     }
+    if (r->last_modified.len) {
+        puts_(b, "Last-Modified: ");
+        put_str(b, r->last_modified);
+        puts_(b, "\r\n");
+    }
     if (r->location.len) {
         puts_(b, "Location: ");
         put_str(b, r->location);
         puts_(b, "\r\n");
     }
+    if (r->chunked_out)
+        puts_(b, "Transfer-Encoding: chunked\r\n");
     if (r->upgrade) {
         puts_(b, "Connection: upgrade\r\n");
     } else if (r->keepalive_out) {

@@ -159,8 +159,7 @@ static const char *set_version(conf_ctx_t *cf, const conf_node_t *n, const conf_
     else if (px_str_eq_lit(v, "1.1"))
         c->http_version = 1001;
     else
-        return px_psprintf(cf->pool, "invalid value \"%.*s\" in \"%s\" directive, it must be \"1.0\" or \"1.1\"",
-                           (int)v.len, v.data, n->name.data);
+        return px_psprintf(cf->pool, "invalid value \"%.*s\"", (int)v.len, v.data);
     return NULL;
 }
 

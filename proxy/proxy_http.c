@@ -477,8 +477,20 @@ static int copy_header(proxy_ctx_t *ctx, px_str_t name, px_str_t value)
     }
     if (proxy_header_hidden(conf, name))
         return PX_OK;
-    if (conf->redirect_mode == PROXY_REDIRECT_ON &&
-        (px_str_caseeq_lit(name, "Location") || px_str_caseeq_lit(name, "Refresh")))
+    if (px_str_caseeq_lit(name, "Server"))
+        r->own_server = 1;
+    else if (px_str_caseeq_lit(name, "Date"))
+        r->own_date = 1;
+    if (conf->redirect_mode == PROXY_REDIRECT_ON && px_str_caseeq_lit(name, "Location")) {
+        /* a rewritten Location becomes the response's own, which nginx writes among its
+         * headers (made absolute when it is a path); one left alone stays in its place */
+        px_str_t out;
+        if (proxy_rewrite_redirect(r, conf, value, 0, &out) == PX_OK) {
+            r->location = http_absolute_location(r, out);
+            return PX_OK;
+        }
+    }
+    if (conf->redirect_mode == PROXY_REDIRECT_ON && px_str_caseeq_lit(name, "Refresh"))
         value = redirect_value(ctx, name, value);
     return http_add_out_header(r, name, value);
 }
@@ -891,7 +903,11 @@ static void pump(proxy_ctx_t *ctx)
             return;
         }
         progress |= rc;
+        size_t before = http_out_pending(r);
         rc = http_flush(r);
+        /* written bytes may have freed buffers the reads above had none of */
+        if (http_out_pending(r) < before)
+            progress = 1;
         if (rc == PX_ERROR) {
             ctx->state = ST_DONE;
             close_upstream(ctx);
@@ -1161,6 +1177,7 @@ int proxy_handler(http_request_t *r)
     ctx->conf = conf;
     ctx->body_fd = ctx->tmp_fd = -1;
     ctx->buffering = conf->buffering;
+    http_response_init(&ctx->resp);
     if (px_pool_cleanup_add(r->pool, cleanup, ctx) != PX_OK ||
         px_pool_cleanup_add(r->pool, free_evaluated, &ctx->evaluated) != PX_OK)
         return 500;
@@ -1191,7 +1208,8 @@ int proxy_handler(http_request_t *r)
         ctx->body_mode = BODY_MEM;
         ctx->body_mem = (char *)body.data;
         ctx->body_len = body.len;
-    } else if (conf->pass_request_body && http_body_expected(r)) {
+    } else if (conf->pass_request_body && (http_body_expected(r) || r->h_content_length)) {
+        /* "Content-Length: 0" goes on as it came */
         if (http_body_start(r) != PX_OK)
             return 500;
         int stream = !conf->request_buffering &&

@@ -879,7 +879,7 @@ int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args)
     r->uri = uri;
     r->args = args;
     r->internal = 1;
-    http_variables_request_init(r);
+    /* nginx keeps the values already computed (map, set) across internal redirects */
     run_phases(r);
     return PX_DONE;
 }

@@ -58,6 +58,8 @@ static px_str_t lower_dup(px_pool_t *pool, px_str_t s)
 
 /* ---- definitions and indexes ---- */
 
+static int get_unset(http_request_t *r, http_var_value_t *v, uintptr_t data);
+
 int http_var_define_settable(conf_ctx_t *cf, const http_var_def_t *def, http_var_set_fn set)
 {
     http_core_main_conf_t *cmcf = conf_main(cf);
@@ -73,6 +75,12 @@ int http_var_define_settable(conf_ctx_t *cf, const http_var_def_t *def, http_var
             conf_log(cf, PX_LOG_EMERG, 0, "the duplicate \"%.*s\" variable", (int)def->name.len,
                      def->name.data);
             return PX_ERROR;
+        }
+        /* a later map (or a map after `set`) takes the value over, as in nginx; a capture
+         * name defined afterwards does not */
+        if (def->get != get_unset) {
+            e[i].def.get = def->get;
+            e[i].def.data = def->data;
         }
         return PX_OK;
     }

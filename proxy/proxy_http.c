@@ -63,6 +63,7 @@ typedef struct proxy_ctx {
     unsigned upstream_done : 1;
     unsigned upstream_closed : 1;
     unsigned buffering : 1;
+    unsigned broken : 1; /* the upstream failed mid-body: flush what we have, then close */
     int tmp_fd;
     off_t tmp_write, tmp_read;
 
@@ -110,17 +111,30 @@ static void close_upstream(proxy_ctx_t *ctx)
     }
 }
 
-/* An anonymous file in dir (created on first use, as nginx creates its temp paths). */
-static int temp_file(http_request_t *r, px_str_t dir)
+/* A temp file in dir named as nginx names them (dir/0000000001, a per-worker counter),
+ * unlinked at once so nothing is left behind whatever happens to the worker; path gets
+ * its name for the log. The directory is created on first use. */
+static int temp_file(http_request_t *r, px_str_t dir, char *path, size_t size)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%.*s", (int)dir.len, dir.data);
-    int fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT && mkdir(path, 0700) == 0)
-        fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        px_log_error(PX_LOG_CRIT, &r->log, errno, "open() \"%s\" failed", path);
-    return fd;
+    static unsigned number;
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(path, size, "%.*s/%010u", (int)dir.len, dir.data, ++number);
+        int fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT) {
+            char d[4096];
+            snprintf(d, sizeof(d), "%.*s", (int)dir.len, dir.data);
+            if (mkdir(d, 0700) == 0 || errno == EEXIST)
+                fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        }
+        if (fd >= 0) {
+            unlink(path);
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    px_log_error(PX_LOG_CRIT, &r->log, errno, "open() \"%s\" failed", path);
+    return -1;
 }
 
 static int write_all(http_request_t *r, int fd, const char *p, size_t len, off_t off)
@@ -627,6 +641,8 @@ static int read_head(proxy_ctx_t *ctx)
                     r->keepalive = 0;
                     http_send_header(r);
                     r->http_major = 1;
+                    r->chunked_out = 0; /* the bytes go out exactly as they came */
+                    r->keepalive_out = 0;
                     start_body(ctx);
                     return PX_DONE;
                 }
@@ -814,8 +830,13 @@ static int read_upstream(proxy_ctx_t *ctx)
         if (!ctx->buffering || ctx->conf->max_temp_file_size == 0 ||
             ctx->tmp_write - ctx->tmp_read >= ctx->conf->max_temp_file_size)
             return 0;
-        if (ctx->tmp_fd < 0 && (ctx->tmp_fd = temp_file(r, ctx->conf->temp_path)) < 0)
-            return -1;
+        if (ctx->tmp_fd < 0) {
+            char path[4096];
+            if ((ctx->tmp_fd = temp_file(r, ctx->conf->temp_path, path, sizeof(path))) < 0)
+                return -1;
+            log_upstream(ctx, PX_LOG_WARN, 0, px_psprintf(r->pool,
+                         "an upstream response is buffered to a temporary file %s", path));
+        }
         spill = 1;
         b = alloc_buf(&ctx->bufs[ctx->nbufs]); /* the spare buffer only the file uses */
         if (b == NULL)
@@ -899,8 +920,10 @@ static void pump(proxy_ctx_t *ctx)
         progress |= rc;
         rc = read_upstream(ctx);
         if (rc < 0) {
-            fail(ctx, 502);
-            return;
+            /* the head is out: pass on what came before the break, then close */
+            close_upstream(ctx);
+            ctx->broken = 1;
+            rc = 1;
         }
         progress |= rc;
         size_t before = http_out_pending(r);
@@ -911,6 +934,11 @@ static void pump(proxy_ctx_t *ctx)
         if (rc == PX_ERROR) {
             ctx->state = ST_DONE;
             close_upstream(ctx);
+            http_terminate(r, r->status);
+            return;
+        }
+        if (ctx->broken && rc == PX_OK && ctx->tmp_read == ctx->tmp_write) {
+            ctx->state = ST_DONE;
             http_terminate(r, r->status);
             return;
         }
@@ -955,9 +983,13 @@ static void client_read(http_request_t *r)
     char byte;
     if (r->conn->peer_closed && !ctx->conf->ignore_client_abort &&
         recv(r->conn->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-        /* an end of stream, not pipelined bytes: the client is gone */
-        px_log_error(PX_LOG_INFO, &r->log, 0,
-                     "client prematurely closed connection, so upstream connection is closed too");
+        /* an end of stream, not pipelined bytes: the client is gone; nginx still says
+         * "sending request" until the upstream's first bytes arrive */
+        if (ctx->state == ST_HEAD && ctx->head_buf_len == 0)
+            ctx->state = ST_SEND;
+        log_upstream(ctx, PX_LOG_INFO, 0,
+                     "epoll_wait() reported that client prematurely closed connection, so upstream "
+                     "connection is closed too");
         ctx->state = ST_DONE;
         close_upstream(ctx);
         http_terminate(r, r->header_sent ? r->status : 499);
@@ -990,11 +1022,11 @@ static int buffer_body(proxy_ctx_t *ctx)
         size_t room = ctx->sbuf_size - ctx->body_len;
         if (room == 0 && ctx->body_fd < 0 && !r->body_done) {
             /* past client_body_buffer_size: the rest goes to a temp file */
-            if ((ctx->body_fd = temp_file(r, r->loc->client_body_temp_path)) < 0)
+            char path[4096];
+            if ((ctx->body_fd = temp_file(r, r->loc->client_body_temp_path, path, sizeof(path))) < 0)
                 return 500;
-            px_log_error(PX_LOG_WARN, &r->log, 0,
-                         "a client request body is buffered to a temporary file %.*s",
-                         (int)r->loc->client_body_temp_path.len, r->loc->client_body_temp_path.data);
+            px_log_error(PX_LOG_WARN, &r->log, 0, "a client request body is buffered to a temporary file %s",
+                         path);
             if (write_all(r, ctx->body_fd, ctx->body_mem, ctx->body_len, 0) != PX_OK)
                 return 500;
         }

@@ -155,7 +155,7 @@ static void idle_timeout(px_timer_t *timer)
 {
     tunnel_t *t = timer->data;
     t->r->log.action = "while proxying upgraded connection";
-    px_log_error(PX_LOG_ERR, &t->r->log, ETIMEDOUT, "upstream timed out");
+    px_log_error(PX_LOG_INFO, &t->r->log, ETIMEDOUT, "upstream timed out");
     t->r->log.action = NULL;
     tunnel_end(t);
 }

@@ -294,9 +294,7 @@ class MapTest(proxyd_test.Differential):
         self.assert_map("/inc?i=two", b"[2]\n")
         self.assert_map("/inc?i=three", b"[none]\n")
 
-    # Bug in http/http_variables.c: defining a changeable variable again keeps the first
-    # definition's getter, where nginx's later map (like any later definer) takes over.
-    @unittest.expectedFailure
+    # nginx's later map (like any later definer) takes over.
     def test_later_map_of_the_same_variable_wins(self):
         self.assert_map("/twice", b"[second]\n")
 
@@ -309,9 +307,7 @@ class MapTest(proxyd_test.Differential):
     def test_reading_the_map_runs_its_regex(self):
         self.assert_map("/lazyused/bob", b"[hit][bob]\n")
 
-    # Bug in http/http_request.c: http_internal_redirect() forgets every cached variable value
-    # (http_variables_request_init), where nginx keeps them across internal redirects.
-    @unittest.expectedFailure
+    # nginx keeps cached variable values across internal redirects.
     def test_value_is_cached_unless_volatile(self):
         # Both maps are first read in /vol (for error_page's URI), then again after the internal
         # redirect: the cached one keeps /vol, the volatile one sees /vol-target.

@@ -348,9 +348,6 @@ class ProxyErrorsLikeNginx(unittest.TestCase):
                               request=b"GET /badstatus HTTP/1.0\r\nHost: localhost\r\n\r\n")
         self.assertEqual(got, ref)
 
-    # BUG: an HTTP/0.9-style upstream answer (no valid status line) is chunk-encoded to an
-    # HTTP/1.1 client; nginx sends the upstream's bytes as they are and closes.
-    @unittest.expectedFailure
     def test_invalid_status_line_body_is_passed_raw_to_http11_client(self):
         got, ref = self.plain("/badstatus")
         self.assertEqual(ref, b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n")
@@ -392,8 +389,6 @@ class ProxyErrorsLikeNginx(unittest.TestCase):
                 'upstream: "http://127.0.0.1:%d/noread", host: "localhost"' % self.ports["noread"])
         self.check("/noread", 504, line, levels=("error",), request=self.noread_request())
 
-    # BUG: the warning names the temp directory; nginx names the file (<dir>/0000000001).
-    @unittest.expectedFailure
     def test_buffered_body_warning_names_the_temp_file(self):
         out = self.both(self.noread_request(), "while sending request", levels=("warn",),
                         normalize=True)
@@ -407,10 +402,6 @@ class ProxyErrorsLikeNginx(unittest.TestCase):
                    "[error] upstream prematurely closed connection while reading upstream"
                    + self.context("/halfbody", self.ports["halfbody"]))
 
-    # BUG: when the upstream's last bytes and its FIN arrive together, proxyd closes the client
-    # connection without sending the head and the bytes it already has (nginx sends both).
-    # Racy, so the request is repeated: with the bug almost every try gets nothing.
-    @unittest.expectedFailure
     def test_upstream_close_in_body_still_sends_head_and_bytes_received(self):
         for _ in range(5):
             got, ref = self.plain("/halfbody")
@@ -474,10 +465,6 @@ class ProxyErrorsLikeNginx(unittest.TestCase):
             text = proxyd_test.wait_for_text(server.access_log, "/hang?499 ")
             self.assertIn("/hang?499 499\n", text)
 
-    # BUG: proxyd logs "client prematurely closed connection, so upstream connection is closed
-    # too" without nginx's "epoll_wait() reported that" and without the action ("while sending
-    # request to upstream": nginx has not read from the upstream yet).
-    @unittest.expectedFailure
     def test_client_close_while_waiting_for_upstream_log_line(self):
         out = self.close_while_waiting("line")
         self.assertEqual(out["proxyd"][1], out["nginx"][1])

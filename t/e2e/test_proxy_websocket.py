@@ -206,9 +206,6 @@ class WebSocketThroughProxy(unittest.TestCase):
         # no close frame came through: the TCP connection was just closed
         self.assertEqual(close_code, 1006)
 
-    # BUG: proxyd logs the idle tunnel's timeout at [error]; nginx logs it at [info]
-    # (ngx_connection_error() gives ETIMEDOUT the info level).
-    @unittest.expectedFailure
     def test_idle_tunnel_timeout_log_line(self):
         async def session():
             async with websockets.connect(self.url("/idle/logged"), ping_interval=None) as ws:

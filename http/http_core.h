@@ -239,6 +239,7 @@ struct http_request {
     void (*read_event_handler)(http_request_t *r);
     void (*write_event_handler)(http_request_t *r);
     void *content_ctx;
+    void *realip; /* realip's saved peer: the address is replaced once per request */
     int body_status; /* why http_body_read failed: 400, 408, 413, 499 */
 
     uint64_t request_length;

@@ -163,35 +163,18 @@ int http_realip_forwarded(const px_str_t *values, size_t nvalues, const px_cidr_
 }
 
 /* ---- per-request state ----
- * A request whose address was replaced keeps the real peer here until its pool goes. nginx
- * replaces the address at most once per request (internal redirects included), so the
- * handler looks the request up first; requests have no per-module slots, hence a small
- * table keyed by the request, in each worker. */
+ * A request whose address was replaced keeps the real peer here until its pool goes; nginx
+ * replaces the address at most once per request (internal redirects included). */
 
-#define STATE_BUCKETS 256
-
-typedef struct realip_state {
-    struct realip_state *next;
-    http_request_t *r;
+typedef struct {
     px_conn_t *conn;
     struct sockaddr_storage peer;
     socklen_t peer_len;
 } realip_state_t;
 
-static realip_state_t *states[STATE_BUCKETS];
-
-static realip_state_t **bucket_of(const http_request_t *r)
-{
-    return &states[((uintptr_t)r / sizeof(void *)) % STATE_BUCKETS];
-}
-
 static realip_state_t *find_state(const http_request_t *r)
 {
-    for (realip_state_t *s = *bucket_of(r); s; s = s->next) {
-        if (s->r == r)
-            return s;
-    }
-    return NULL;
+    return r->realip;
 }
 
 static void restore_peer(void *data)
@@ -199,12 +182,6 @@ static void restore_peer(void *data)
     realip_state_t *state = data;
     state->conn->peer = state->peer;
     state->conn->peer_len = state->peer_len;
-    for (realip_state_t **p = bucket_of(state->r); *p; p = &(*p)->next) {
-        if (*p == state) {
-            *p = state->next;
-            break;
-        }
-    }
 }
 
 static int set_addr(http_request_t *r, const struct sockaddr_storage *addr, socklen_t len)
@@ -213,13 +190,10 @@ static int set_addr(http_request_t *r, const struct sockaddr_storage *addr, sock
     if (state == NULL || px_pool_cleanup_add(r->pool, restore_peer, state) != PX_OK)
         return 500;
     px_conn_t *c = r->conn;
-    state->r = r;
     state->conn = c;
     state->peer = c->peer;
     state->peer_len = c->peer_len;
-    realip_state_t **bucket = bucket_of(r);
-    state->next = *bucket;
-    *bucket = state;
+    r->realip = state;
     c->peer = *addr;
     c->peer_len = len;
     return PX_DECLINED;

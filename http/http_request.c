@@ -853,7 +853,10 @@ static void run_location_phases(http_request_t *r)
         return;
     }
     if (clcf->content_handler) {
-        http_finalize(r, clcf->content_handler(r));
+        /* PX_DONE: the handler owns the request now, and may have finished it already */
+        int rc = clcf->content_handler(r);
+        if (rc != PX_DONE)
+            http_finalize(r, rc);
         return;
     }
     /* No content module for this location (static files are not served yet). */

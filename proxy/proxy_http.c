@@ -14,6 +14,7 @@
 #include "http/http_variables.h"
 #include "proxy/proxy_http.h"
 #include "upstream/ups_connect.h"
+#include "upstream/ups_keepalive.h"
 
 enum { ST_BODY, ST_CONNECT, ST_SEND, ST_HEAD, ST_BODY_OUT, ST_DONE };
 
@@ -64,6 +65,9 @@ typedef struct proxy_ctx {
     unsigned upstream_closed : 1;
     unsigned buffering : 1;
     unsigned broken : 1; /* the upstream failed mid-body: flush what we have, then close */
+    unsigned reused : 1; /* the connection came from the keepalive cache */
+    unsigned retried : 1;
+    unsigned extra : 1;  /* the upstream sent bytes past the response: not reusable */
     int tmp_fd;
     off_t tmp_write, tmp_read;
 
@@ -78,6 +82,7 @@ enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
 static void fail(proxy_ctx_t *ctx, int status);
 static void pump(proxy_ctx_t *ctx);
 static void start_connect(proxy_ctx_t *ctx);
+static int retry_fresh(proxy_ctx_t *ctx);
 
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
 
@@ -413,7 +418,10 @@ static int send_request(proxy_ctx_t *ctx)
         if (n == PX_AGAIN)
             continue;
         if (n < 0) {
-            log_upstream(ctx, PX_LOG_ERR, errno, "writev() failed");
+            int err = errno;
+            if (retry_fresh(ctx))
+                return PX_ERROR;
+            log_upstream(ctx, PX_LOG_ERR, err, "writev() failed");
             fail(ctx, 502);
             return PX_ERROR;
         }
@@ -695,11 +703,16 @@ static int read_head(proxy_ctx_t *ctx)
         if (n == PX_AGAIN)
             continue;
         if (n < 0) {
-            log_upstream(ctx, PX_LOG_ERR, errno, "recv() failed");
+            int err = errno;
+            if (retry_fresh(ctx))
+                return PX_ERROR;
+            log_upstream(ctx, PX_LOG_ERR, err, "recv() failed");
             fail(ctx, 502);
             return PX_ERROR;
         }
         if (n == 0) {
+            if (retry_fresh(ctx))
+                return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
             fail(ctx, 502);
             return PX_ERROR;
@@ -716,10 +729,26 @@ static void buf_done(void *arg)
     b->busy = 0;
 }
 
+/* Whether the upstream connection can serve another request: HTTP/1.1 both ways, no
+ * "Connection: close", the request and the response each complete and nothing more. */
+static int reusable(proxy_ctx_t *ctx)
+{
+    px_conn_t *up = ctx->up;
+    return up && ctx->conf->http_version == 1001 && ctx->request_sent && ctx->upstream_done &&
+           !ctx->broken && !ctx->extra && !ctx->resp.connection_close &&
+           ctx->body_kind != HTTP_BODY_UNTIL_CLOSE && !up->peer_closed && !up->error &&
+           ctx->resp.status != 101;
+}
+
 static void finish(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
     ctx->response_ms = px_current_msec - ctx->start;
+    if (reusable(ctx)) {
+        px_conn_t *up = ctx->up;
+        ctx->up = NULL;
+        ups_keepalive_put(up, ctx->conf, UPS_KEEPALIVE_DEFAULT_MAX, UPS_KEEPALIVE_DEFAULT_TIMEOUT);
+    }
     close_upstream(ctx);
     ctx->state = ST_DONE;
     r->read_event_handler = NULL;
@@ -737,6 +766,8 @@ static ssize_t take_body(proxy_ctx_t *ctx, char *data, size_t len)
         return (ssize_t)len;
     if (ctx->body_kind == HTTP_BODY_LENGTH) {
         if ((int64_t)len >= ctx->body_rest) {
+            if ((int64_t)len > ctx->body_rest)
+                ctx->extra = 1;
             len = (size_t)ctx->body_rest;
             ctx->upstream_done = 1;
         }
@@ -759,6 +790,8 @@ static ssize_t take_body(proxy_ctx_t *ctx, char *data, size_t len)
         }
         in += consumed;
     }
+    if (in < len)
+        ctx->extra = 1;
     return (ssize_t)out;
 }
 
@@ -796,8 +829,11 @@ static void start_body(proxy_ctx_t *ctx)
     ctx->state = ST_BODY_OUT;
     ctx->body_rest = ctx->resp.content_length;
     http_chunked_init(&ctx->chunked);
-    if (ctx->body_kind == HTTP_BODY_NONE)
+    if (ctx->body_kind == HTTP_BODY_NONE) {
         ctx->upstream_done = 1;
+        if (ctx->resp.pos < ctx->head_buf_len)
+            ctx->extra = 1;
+    }
     /* body bytes that came with the head */
     size_t pos = ctx->resp.pos;
     if (pos < ctx->head_buf_len && !ctx->upstream_done) {
@@ -1079,7 +1115,7 @@ static void advance(proxy_ctx_t *ctx)
         px_conn_t *up = ctx->up;
         if (!up->writable && !up->error && !up->peer_closed)
             return;
-        int err = ups_connect_result(up);
+        int err = ctx->reused ? 0 : ups_connect_result(up);
         if (err) {
             log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
             fail(ctx, 502);
@@ -1134,13 +1170,23 @@ static void start_connect(proxy_ctx_t *ctx)
             return;
         }
     }
-    if (build_request(ctx) != PX_OK) {
+    if (ctx->head == NULL && build_request(ctx) != PX_OK) {
         fail(ctx, 500);
         return;
     }
     int err = 0;
     ctx->start = px_current_msec;
-    ctx->up = ups_connect((struct sockaddr *)&ctx->peer.sa, ctx->peer.len, &r->log, &err);
+    /* an idle connection this location opened before, unless this is the retry after a
+     * cached one failed */
+    if (ctx->conf->http_version == 1001 && !ctx->retried)
+        ctx->up = ups_keepalive_get(ctx->conf, (struct sockaddr *)&ctx->peer.sa, ctx->peer.len);
+    ctx->reused = ctx->up != NULL;
+    if (ctx->up) {
+        ctx->up->log = r->log;
+        ctx->up->writable = 1;
+    } else {
+        ctx->up = ups_connect((struct sockaddr *)&ctx->peer.sa, ctx->peer.len, &r->log, &err);
+    }
     if (ctx->up == NULL) {
         log_upstream(ctx, err ? PX_LOG_ERR : PX_LOG_ALERT, err,
                      err ? "connect() failed" : "worker_connections are not enough");
@@ -1155,6 +1201,30 @@ static void start_connect(proxy_ctx_t *ctx)
     px_timer_add(&ctx->up->read_timer, (px_msec_t)ctx->conf->connect_timeout);
     if (ctx->up->writable)
         advance(ctx);
+}
+
+/* A cached connection the server closed just as we took it fails before any response
+ * byte: the request goes again, once, on a new connection, if it can be replayed. */
+static int retry_fresh(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    int idempotent = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
+                     r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
+                     r->method == HTTP_METHOD_OPTIONS;
+    if (!ctx->reused || ctx->retried || ctx->head_buf_len || ctx->body_mode == BODY_STREAM ||
+        !idempotent || ctx->conf->has_method == 1)
+        return 0;
+    close_upstream(ctx);
+    ctx->retried = 1;
+    ctx->reused = 0;
+    ctx->request_sent = 0;
+    ctx->body_eof = 0;
+    ctx->body_file_off = 0;
+    ctx->iovcnt = 0;
+    http_response_init(&ctx->resp);
+    ctx->parse_phase = 0;
+    start_connect(ctx);
+    return 1;
 }
 
 /* ---- the content handler ---- */

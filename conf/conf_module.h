@@ -133,6 +133,11 @@ const char *conf_set_msec(conf_ctx_t *cf, const conf_node_t *n, const conf_direc
 const char *conf_set_sec(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf);
 const char *conf_set_str(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf);
 const char *conf_set_enum(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf);
+/* A temp directory (client_body_temp_path, proxy_temp_path) into a px_str_t, relative to
+ * the prefix; the level arguments (1 or 2 each) are checked only: temp files here are kept
+ * flat in the directory and unlinked as soon as they are opened. */
+const char *conf_set_temp_path(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
+                               void *conf);
 const char *conf_set_bufs(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf);
 
 /* Unset markers for merge, as nginx's NGX_CONF_UNSET. */

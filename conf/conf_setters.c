@@ -125,3 +125,24 @@ const char *conf_set_bufs(conf_ctx_t *cf, const conf_node_t *n, const conf_direc
     field->size = (size_t)size;
     return NULL;
 }
+
+const char *conf_set_temp_path(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
+                               void *conf)
+{
+    px_str_t *field = (px_str_t *)((char *)conf + d->offset);
+    if (field->len)
+        return duplicate(cf, n);
+    for (size_t i = 1; i < n->nargs; i++) {
+        int64_t lv = conf_parse_number(n->args[i].value);
+        if (lv < 1 || lv > 2)
+            return px_psprintf(cf->pool, "invalid value \"%.*s\"", (int)n->args[i].value.len,
+                               n->args[i].value.data);
+    }
+    px_str_t p = n->args[0].value;
+    if (p.len && p.data[0] != '/') {
+        char *full = px_psprintf(cf->pool, "%s%.*s", cf->cycle->prefix, (int)p.len, p.data);
+        p = px_str_make(full, strlen(full));
+    }
+    *field = p;
+    return NULL;
+}

@@ -185,3 +185,19 @@ void *px_array_push(px_array_t *a)
     memset(p, 0, a->size);
     return p;
 }
+
+void px_pbuf_put(px_pbuf_t *b, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        char *np = px_palloc(b->pool, cap);
+        if (b->len)
+            memcpy(np, b->p, b->len);
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}

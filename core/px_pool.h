@@ -26,6 +26,24 @@ char *px_psprintf(px_pool_t *pool, const char *fmt, ...) __attribute__((format(p
 /* Runs fn(data) when the pool is destroyed or reset. */
 int px_pool_cleanup_add(px_pool_t *pool, void (*fn)(void *), void *data);
 
+/* Bytes appended in a pool (a response or request head being built): grows by doubling;
+ * outgrown space stays until the pool goes. Start with {NULL, 0, 0, pool}. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    px_pool_t *pool;
+} px_pbuf_t;
+
+void px_pbuf_put(px_pbuf_t *b, const char *s, size_t n);
+static inline void px_pbuf_str(px_pbuf_t *b, px_str_t s)
+{
+    px_pbuf_put(b, s.data, s.len);
+}
+static inline void px_pbuf_lit(px_pbuf_t *b, const char *s)
+{
+    px_pbuf_put(b, s, strlen(s));
+}
+
 /* A growable array in a pool. */
 typedef struct {
     void *elts;

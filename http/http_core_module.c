@@ -622,29 +622,6 @@ static const conf_enum_t lingering_values[] = {
 #define LOC_OFF(f) CONF_HTTP_LOC_CONF, offsetof(http_core_loc_conf_t, f)
 #define SRV_OFF(f) CONF_HTTP_SRV_CONF, offsetof(http_core_srv_conf_t, f)
 
-/* The levels arguments only shape nginx's directory tree; request bodies here go to
- * anonymous files (O_TMPFILE) in the directory, so only their range is checked. */
-static const char *set_client_body_temp_path(conf_ctx_t *cf, const conf_node_t *n,
-                                             const conf_directive_t *d, void *conf)
-{
-    px_str_t *field = (px_str_t *)((char *)conf + d->offset);
-    if (field->len)
-        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
-    for (size_t i = 1; i < n->nargs; i++) {
-        int64_t lv = px_atoi(n->args[i].value.data, n->args[i].value.len);
-        if (lv < 1 || lv > 2)
-            return px_psprintf(cf->pool, "invalid value \"%.*s\"", (int)n->args[i].value.len,
-                               n->args[i].value.data);
-    }
-    px_str_t p = n->args[0].value;
-    if (p.len && p.data[0] != '/') {
-        char *full = px_psprintf(cf->pool, "%s%.*s", cf->cycle->prefix, (int)p.len, p.data);
-        p = px_str_make(full, strlen(full));
-    }
-    *field = p;
-    return NULL;
-}
-
 static const conf_directive_t http_core_directives[] = {
     {"http", CONF_MAIN, CONF_BLOCK | CONF_NOARGS, set_http, CONF_CORE_CONF, 0, NULL},
     {"server", CONF_HTTP, CONF_BLOCK | CONF_NOARGS, set_server, CONF_CORE_CONF, 0, NULL},
@@ -669,7 +646,7 @@ static const conf_directive_t http_core_directives[] = {
     {"send_timeout", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(send_timeout), NULL},
     {"client_max_body_size", LOC, CONF_TAKE1, conf_set_off, LOC_OFF(client_max_body_size), NULL},
     {"client_body_buffer_size", LOC, CONF_TAKE1, conf_set_size, LOC_OFF(client_body_buffer_size), NULL},
-    {"client_body_temp_path", LOC, CONF_TAKE1234, set_client_body_temp_path,
+    {"client_body_temp_path", LOC, CONF_TAKE1234, conf_set_temp_path,
      LOC_OFF(client_body_temp_path), NULL},
     {"server_tokens", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(server_tokens), NULL},
     {"tcp_nodelay", LOC, CONF_FLAG, conf_set_flag, LOC_OFF(tcp_nodelay), NULL},

@@ -49,41 +49,8 @@ int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value)
     return PX_OK;
 }
 
-/* Appends to a growable pool buffer. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    px_pool_t *pool;
-} out_buf_t;
-
-static void put(out_buf_t *b, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        char *np = px_palloc(b->pool, cap);
-        if (b->len)
-            memcpy(np, b->p, b->len);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(out_buf_t *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void put_str(out_buf_t *b, px_str_t s)
-{
-    put(b, s.data, s.len);
-}
-
 /* Serialises the status line and headers into b. */
-static void build_head(http_request_t *r, out_buf_t *b)
+static void build_head(http_request_t *r, px_pbuf_t *b)
 {
     http_core_loc_conf_t *loc = r->loc;
     char line[128];
@@ -92,64 +59,64 @@ static void build_head(http_request_t *r, out_buf_t *b)
     int n;
     if (r->status_line.len) {
         /* a proxied status keeps the upstream's reason phrase */
-        puts_(b, "HTTP/1.1 ");
-        put_str(b, r->status_line);
-        puts_(b, "\r\n");
+        px_pbuf_lit(b, "HTTP/1.1 ");
+        px_pbuf_str(b, r->status_line);
+        px_pbuf_lit(b, "\r\n");
     } else {
         n = text ? snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", status, text)
                  : snprintf(line, sizeof(line), "HTTP/1.1 %03d \r\n", status);
-        put(b, line, (size_t)n);
+        px_pbuf_put(b, line, (size_t)n);
     }
     if (!r->own_server)
-        puts_(b, loc && !loc->server_tokens ? "Server: proxyd\r\n" : "Server: proxyd/" PROXYD_VERSION "\r\n");
+        px_pbuf_lit(b, loc && !loc->server_tokens ? "Server: proxyd\r\n" : "Server: proxyd/" PROXYD_VERSION "\r\n");
     if (!r->own_date) {
-        puts_(b, "Date: ");
-        put_str(b, px_time_http_date());
-        puts_(b, "\r\n");
+        px_pbuf_lit(b, "Date: ");
+        px_pbuf_str(b, px_time_http_date());
+        px_pbuf_lit(b, "\r\n");
     }
     if (r->content_type.len) {
-        puts_(b, "Content-Type: ");
-        put_str(b, r->content_type);
-        puts_(b, "\r\n");
+        px_pbuf_lit(b, "Content-Type: ");
+        px_pbuf_str(b, r->content_type);
+        px_pbuf_lit(b, "\r\n");
     }
     if (r->out_content_length >= 0) {
         n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n", (long long)r->out_content_length);
-        put(b, line, (size_t)n);
+        px_pbuf_put(b, line, (size_t)n);
     }
     if (r->last_modified.len) {
-        puts_(b, "Last-Modified: ");
-        put_str(b, r->last_modified);
-        puts_(b, "\r\n");
+        px_pbuf_lit(b, "Last-Modified: ");
+        px_pbuf_str(b, r->last_modified);
+        px_pbuf_lit(b, "\r\n");
     }
     if (r->location.len) {
-        puts_(b, "Location: ");
-        put_str(b, r->location);
-        puts_(b, "\r\n");
+        px_pbuf_lit(b, "Location: ");
+        px_pbuf_str(b, r->location);
+        px_pbuf_lit(b, "\r\n");
     }
     if (r->chunked_out)
-        puts_(b, "Transfer-Encoding: chunked\r\n");
+        px_pbuf_lit(b, "Transfer-Encoding: chunked\r\n");
     if (r->upgrade) {
-        puts_(b, "Connection: upgrade\r\n");
+        px_pbuf_lit(b, "Connection: upgrade\r\n");
     } else if (r->keepalive_out) {
-        puts_(b, "Connection: keep-alive\r\n");
+        px_pbuf_lit(b, "Connection: keep-alive\r\n");
         if (loc && loc->keepalive_header >= 0) {
             n = snprintf(line, sizeof(line), "Keep-Alive: timeout=%lld\r\n",
                          (long long)loc->keepalive_header);
-            put(b, line, (size_t)n);
+            px_pbuf_put(b, line, (size_t)n);
         }
     } else {
-        puts_(b, "Connection: close\r\n");
+        px_pbuf_lit(b, "Connection: close\r\n");
     }
     http_header_t *h = r->out_headers.elts;
     for (size_t i = 0; h && i < r->out_headers.nelts; i++) {
         if (h[i].value.len == 0)
             continue;
-        put_str(b, h[i].name);
-        puts_(b, ": ");
-        put_str(b, h[i].value);
-        puts_(b, "\r\n");
+        px_pbuf_str(b, h[i].name);
+        px_pbuf_lit(b, ": ");
+        px_pbuf_str(b, h[i].value);
+        px_pbuf_lit(b, "\r\n");
     }
-    puts_(b, "\r\n");
+    px_pbuf_lit(b, "\r\n");
 }
 
 /* The body nginx sends for a status without content of its own. */
@@ -281,7 +248,7 @@ int http_send_header(http_request_t *r)
     r->header_sent = 1;
     if (r->http_major < 1)
         return PX_OK;
-    out_buf_t b = {NULL, 0, 0, r->pool};
+    px_pbuf_t b = {NULL, 0, 0, r->pool};
     build_head(r, &b);
     r->header_bytes_sent = b.len;
     return push(r, b.p, b.len, NULL, NULL) < 0 ? PX_ERROR : PX_OK;

@@ -198,30 +198,6 @@ static const char *set_ignore_headers(conf_ctx_t *cf, const conf_node_t *n, cons
     return NULL;
 }
 
-static const char *set_temp_path(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
-                                 void *conf)
-{
-    (void)d;
-    proxy_loc_conf_t *c = conf;
-    if (c->temp_path.len)
-        return dup_error(cf, n);
-    /* the levels arguments only shape nginx's directory tree; the files here are
-     * anonymous (O_TMPFILE), so only their range is checked */
-    for (size_t i = 1; i < n->nargs; i++) {
-        int64_t lv = conf_parse_number(n->args[i].value);
-        if (lv < 1 || lv > 2)
-            return px_psprintf(cf->pool, "invalid value \"%.*s\"", (int)n->args[i].value.len,
-                               n->args[i].value.data);
-    }
-    px_str_t p = n->args[0].value;
-    if (p.len && p.data[0] != '/') {
-        char *full = px_psprintf(cf->pool, "%s%.*s", cf->cycle->prefix, (int)p.len, p.data);
-        p = px_str_make(full, strlen(full));
-    }
-    c->temp_path = p;
-    return NULL;
-}
-
 static const char *set_redirect(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
                                 void *conf)
 {
@@ -444,8 +420,8 @@ static const conf_directive_t proxy_directives[] = {
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, max_temp_file_size), NULL},
     {"proxy_temp_file_write_size", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1, conf_set_size,
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, temp_file_write_size), NULL},
-    {"proxy_temp_path", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1234, set_temp_path,
-     CONF_HTTP_LOC_CONF, 0, NULL},
+    {"proxy_temp_path", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1234, conf_set_temp_path,
+     CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, temp_path), NULL},
     {"proxy_intercept_errors", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_FLAG, conf_set_flag,
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, intercept_errors), NULL},
     {"proxy_ignore_client_abort", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_FLAG, conf_set_flag,

@@ -171,47 +171,17 @@ static int header_set(const proxy_loc_conf_t *conf, px_str_t name)
     return 0;
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    px_pool_t *pool;
-} sbuf_t;
-
-static void put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        char *np = px_palloc(b->pool, cap);
-        if (b->len)
-            memcpy(np, b->p, b->len);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void put_str(sbuf_t *b, px_str_t s)
-{
-    put(b, s.data, s.len);
-}
-
-static void put_lit(sbuf_t *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 static int build_request(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
     proxy_loc_conf_t *conf = ctx->conf;
-    sbuf_t b = {NULL, 0, 0, r->pool};
+    px_pbuf_t b = {NULL, 0, 0, r->pool};
 
     px_str_t method = r->method_name;
     if (conf->has_method == 1 && http_cv_eval(r, &conf->method, &method) != PX_OK)
         return PX_ERROR;
-    put_str(&b, method);
-    put_lit(&b, " ");
+    px_pbuf_str(&b, method);
+    px_pbuf_lit(&b, " ");
 
     proxy_uri_request_t ur;
     memset(&ur, 0, sizeof(ur));
@@ -225,8 +195,8 @@ static int build_request(proxy_ctx_t *ctx)
     size_t n = proxy_uri_build(ctx->pass, &ur, NULL, 0);
     char *uri = px_palloc(r->pool, n + 1);
     proxy_uri_build(ctx->pass, &ur, uri, n);
-    put(&b, uri, n);
-    put_lit(&b, conf->http_version == 1000 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+    px_pbuf_put(&b, uri, n);
+    px_pbuf_lit(&b, conf->http_version == 1000 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 
     /* the upstream named in log lines: "http://127.0.0.1:8000/uri" */
     r->upstream_text = px_str_make(px_psprintf(r->pool, "%s://%s%.*s",
@@ -242,14 +212,14 @@ static int build_request(proxy_ctx_t *ctx)
                 continue;
             char num[32];
             snprintf(num, sizeof(num), "%zu", ctx->body_len);
-            put_lit(&b, "Content-Length: ");
-            put_lit(&b, num);
-            put_lit(&b, "\r\n");
+            px_pbuf_lit(&b, "Content-Length: ");
+            px_pbuf_lit(&b, num);
+            px_pbuf_lit(&b, "\r\n");
             continue;
         }
         if (px_str_caseeq_lit(h[i].name, "Transfer-Encoding") && h[i].literal_empty) {
             if (ctx->send_chunked)
-                put_lit(&b, "Transfer-Encoding: chunked\r\n");
+                px_pbuf_lit(&b, "Transfer-Encoding: chunked\r\n");
             continue;
         }
         if (h[i].literal_empty)
@@ -258,10 +228,10 @@ static int build_request(proxy_ctx_t *ctx)
             return PX_ERROR;
         if (v.len == 0)
             continue;
-        put_str(&b, h[i].name);
-        put_lit(&b, ": ");
-        put_str(&b, v);
-        put_lit(&b, "\r\n");
+        px_pbuf_str(&b, h[i].name);
+        px_pbuf_lit(&b, ": ");
+        px_pbuf_str(&b, v);
+        px_pbuf_lit(&b, "\r\n");
     }
     if (conf->pass_request_headers) {
         const http_header_t *ch = r->headers.elts;
@@ -273,13 +243,13 @@ static int build_request(proxy_ctx_t *ctx)
             if (px_str_caseeq_lit(name, "Proxy") ||
                 (name.len > 6 && px_str_caseeq_lit(px_str_make(name.data, 6), "Proxy-")))
                 continue;
-            put_str(&b, name);
-            put_lit(&b, ": ");
-            put_str(&b, ch[i].value);
-            put_lit(&b, "\r\n");
+            px_pbuf_str(&b, name);
+            px_pbuf_lit(&b, ": ");
+            px_pbuf_str(&b, ch[i].value);
+            px_pbuf_lit(&b, "\r\n");
         }
     }
-    put_lit(&b, "\r\n");
+    px_pbuf_lit(&b, "\r\n");
     ctx->head = b.p;
     ctx->head_len = b.len;
     return PX_OK;

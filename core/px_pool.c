@@ -20,9 +20,80 @@ struct px_pool_cleanup {
     void *data;
 };
 
+/* ---- a per-process cache of recently freed memory, by exact size ----
+ * Every request takes the same few sizes (its pool, its first block, the proxy's buffers);
+ * handing them back and forth through a short free list per size skips malloc and free on
+ * the hot path. A few size classes, a bounded count each: what does not fit goes to free. */
+
+#define CACHE_CLASSES 6
+#define CACHE_DEPTH 64
+
+typedef struct cached {
+    struct cached *next;
+} cached_t;
+
+static struct {
+    size_t size;
+    unsigned count;
+    cached_t *list;
+} cache[CACHE_CLASSES];
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_CACHE 1 /* let the sanitizer see every free */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_CACHE 1
+#endif
+#endif
+
+void *px_cache_alloc(size_t size)
+{
+#ifdef NO_CACHE
+    return malloc(size);
+#endif
+    for (int i = 0; i < CACHE_CLASSES; i++) {
+        if (cache[i].size == size && cache[i].list) {
+            cached_t *c = cache[i].list;
+            cache[i].list = c->next;
+            cache[i].count--;
+            return c;
+        }
+    }
+    return malloc(size < sizeof(cached_t) ? sizeof(cached_t) : size);
+}
+
+void px_cache_free(void *p, size_t size)
+{
+    if (p == NULL)
+        return;
+#ifdef NO_CACHE
+    free(p);
+    (void)size;
+    return;
+#endif
+    int slot = -1;
+    for (int i = 0; i < CACHE_CLASSES; i++) {
+        if (cache[i].size == size) {
+            slot = i;
+            break;
+        }
+        if (slot < 0 && cache[i].size == 0)
+            slot = i;
+    }
+    if (slot < 0 || cache[slot].count >= CACHE_DEPTH) {
+        free(p);
+        return;
+    }
+    cache[slot].size = size;
+    cached_t *c = p;
+    c->next = cache[slot].list;
+    cache[slot].list = c;
+    cache[slot].count++;
+}
+
 static px_pool_block_t *block_new(size_t size)
 {
-    px_pool_block_t *b = malloc(sizeof(*b) + size);
+    px_pool_block_t *b = px_cache_alloc(sizeof(*b) + size);
     if (b == NULL)
         return NULL;
     b->next = NULL;
@@ -31,16 +102,21 @@ static px_pool_block_t *block_new(size_t size)
     return b;
 }
 
+static void block_free(px_pool_block_t *b)
+{
+    px_cache_free(b, sizeof(*b) + b->size);
+}
+
 px_pool_t *px_pool_create(size_t block_size)
 {
-    px_pool_t *pool = malloc(sizeof(*pool));
+    px_pool_t *pool = px_cache_alloc(sizeof(*pool));
     if (pool == NULL)
         return NULL;
     pool->block_size = block_size < 256 ? 256 : block_size;
     pool->cleanups = NULL;
     pool->blocks = block_new(pool->block_size);
     if (pool->blocks == NULL) {
-        free(pool);
+        px_cache_free(pool, sizeof(*pool));
         return NULL;
     }
     return pool;
@@ -63,10 +139,10 @@ void px_pool_destroy(px_pool_t *pool)
     px_pool_block_t *b = pool->blocks;
     while (b) {
         px_pool_block_t *next = b->next;
-        free(b);
+        block_free(b);
         b = next;
     }
-    free(pool);
+    px_cache_free(pool, sizeof(*pool));
 }
 
 void px_pool_reset(px_pool_t *pool)
@@ -76,7 +152,7 @@ void px_pool_reset(px_pool_t *pool)
     while (first->next) {
         px_pool_block_t *b = first->next;
         first->next = b->next;
-        free(b);
+        block_free(b);
     }
     first->used = 0;
 }

@@ -14,6 +14,11 @@ typedef struct px_pool {
     size_t block_size;
 } px_pool_t;
 
+/* malloc and free through a short per-process free list per exact size, for memory every
+ * request takes and gives back (pool blocks, proxy buffers). Free with the same size. */
+void *px_cache_alloc(size_t size);
+void px_cache_free(void *p, size_t size);
+
 px_pool_t *px_pool_create(size_t block_size);
 void px_pool_destroy(px_pool_t *pool);
 /* Frees every block but the first, so a keepalive connection can reuse its pool. */

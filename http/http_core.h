@@ -231,7 +231,9 @@ struct http_request {
     unsigned own_server : 1; /* Server comes from out_headers (proxy_pass_header Server) */
     unsigned own_date : 1;   /* Date likewise */
     px_array_t upstream_headers; /* http_header_t of the proxied response head */
-    px_str_t upstream_text;      /* ", upstream: \"...\"" in error lines */
+    /* ", upstream: \"http://PEER/URI\"" in error lines, put together only when one is logged */
+    const char *upstream_scheme, *upstream_peer;
+    px_str_t upstream_uri;
     px_str_t last_modified; /* Last-Modified header value, written among nginx's own */
 
     /* A content handler that works asynchronously (proxy_pass) takes the client

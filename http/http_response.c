@@ -395,9 +395,9 @@ size_t http_log_context(px_log_t *log, char *buf, size_t len)
         px_str_t sn = r->srv ? r->srv->server_name : PX_NULL_STR;
         n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"", addr, (int)sn.len,
                      sn.data ? sn.data : "", (int)r->request_line.len, r->request_line.data);
-        if (r->upstream_text.len && n > 0 && (size_t)n < len) {
-            int m = snprintf(buf + n, len - (size_t)n, ", upstream: \"%.*s\"", (int)r->upstream_text.len,
-                             r->upstream_text.data);
+        if (r->upstream_peer && n > 0 && (size_t)n < len) {
+            int m = snprintf(buf + n, len - (size_t)n, ", upstream: \"%s://%s%.*s\"", r->upstream_scheme,
+                             r->upstream_peer, (int)r->upstream_uri.len, r->upstream_uri.data);
             if (m > 0)
                 n += m;
         }

@@ -100,7 +100,7 @@ static void cleanup(void *data)
         close(ctx->tmp_fd);
     ctx->body_fd = ctx->tmp_fd = -1;
     for (int i = 0; ctx->bufs && i <= ctx->nbufs; i++) {
-        free(ctx->bufs[i].data);
+        px_cache_free(ctx->bufs[i].data, ctx->bufs[i].size);
         ctx->bufs[i].data = NULL;
     }
     free(ctx->sbuf);
@@ -199,10 +199,9 @@ static int build_request(proxy_ctx_t *ctx)
     px_pbuf_lit(&b, conf->http_version == 1000 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 
     /* the upstream named in log lines: "http://127.0.0.1:8000/uri" */
-    r->upstream_text = px_str_make(px_psprintf(r->pool, "%s://%s%.*s",
-                                               ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http",
-                                               ctx->peer.text, (int)n, uri), 0);
-    r->upstream_text.len = strlen(r->upstream_text.data);
+    r->upstream_scheme = ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http";
+    r->upstream_peer = ctx->peer.text;
+    r->upstream_uri = px_str_make(uri, n);
 
     const proxy_header_t *h = conf->headers->elts;
     for (size_t i = 0; i < conf->headers->nelts; i++) {
@@ -769,7 +768,7 @@ static ssize_t take_body(proxy_ctx_t *ctx, char *data, size_t len)
 static pbuf_t *alloc_buf(pbuf_t *b)
 {
     if (b->data == NULL)
-        b->data = malloc(b->size);
+        b->data = px_cache_alloc(b->size);
     return b->data ? b : NULL;
 }
 
@@ -823,7 +822,7 @@ static void start_body(proxy_ctx_t *ctx)
 }
 
 /* Reads upstream bytes into a free buffer (or the temp file). 1 progress, 0 none, -1 failed. */
-static int read_upstream(proxy_ctx_t *ctx)
+static int read_upstream(proxy_ctx_t *ctx, int may_spill)
 {
     http_request_t *r = ctx->r;
     px_conn_t *up = ctx->up;
@@ -832,6 +831,8 @@ static int read_upstream(proxy_ctx_t *ctx)
     pbuf_t *b = ctx->tmp_write > ctx->tmp_read ? NULL : free_buf(ctx);
     int spill = 0;
     if (b == NULL || http_out_room(r) < 3) {
+        if (!may_spill)
+            return 0;
         /* buffers full: with buffering, run ahead into the temp file */
         if (!ctx->buffering || ctx->conf->max_temp_file_size == 0 ||
             ctx->tmp_write - ctx->tmp_read >= ctx->conf->max_temp_file_size)
@@ -924,16 +925,29 @@ static void pump(proxy_ctx_t *ctx)
             return;
         }
         progress |= rc;
-        rc = read_upstream(ctx);
+        /* fill every free buffer first, so that one writev carries them all */
+        while ((rc = read_upstream(ctx, 0)) > 0)
+            progress = 1;
         if (rc < 0) {
             /* the head is out: pass on what came before the break, then close */
             close_upstream(ctx);
             ctx->broken = 1;
-            rc = 1;
+            progress = 1;
         }
-        progress |= rc;
         size_t before = http_out_pending(r);
         rc = http_flush(r);
+        if (rc == PX_AGAIN && !ctx->broken) {
+            /* the client is slower: with buffering, what the buffers cannot hold goes to the
+             * temp file so the upstream is not held up */
+            int spilled;
+            while ((spilled = read_upstream(ctx, 1)) > 0)
+                progress = 1;
+            if (spilled < 0) {
+                close_upstream(ctx);
+                ctx->broken = 1;
+                progress = 1;
+            }
+        }
         /* written bytes may have freed buffers the reads above had none of */
         if (http_out_pending(r) < before)
             progress = 1;

@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES = build-essential cmake pkg-config libssl-dev libpcre2-dev zlib1g-dev \
 	libnghttp2-dev check curl strace nginx python3 python3-websockets python3-h2
 
-.PHONY: all deps build run test test-asan fuzz install clean
+.PHONY: all deps build run test test-asan fuzz bench install clean
 
 all: build
 
@@ -43,6 +43,18 @@ fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DPROXYD_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	@for f in build-fuzz/fuzz_*; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
+# Side-by-side benchmark against nginx and HAProxy (bench/README.md); never part of `make test`.
+BENCH_PACKAGES = haproxy wrk
+bench: build
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+	/usr/bin/python3 bench/bench.py --proxyd $(BUILD)/proxyd $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $${PREFIX:-/usr/local}

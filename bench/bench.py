@@ -13,8 +13,9 @@ shows the median round. Figures per scenario and proxy:
   rss        the proxy worker's peak resident memory (VmHWM)
 
 and the ratios proxyd/nginx and proxyd/HAProxy (req/s: higher is better; cpu/1k: lower is
-better). Scenario "idle" opens 10,000 keepalive connections that each made one request and
-reports the worker's memory per connection instead.
+better). Scenario "idle" opens 8,000 keepalive connections that each made one request and
+reports the worker's memory per connection instead (8,000: the file descriptor limit of this
+machine, 20,000, must hold them twice over; HAProxy's maxconn is 9,000).
 
 Usage: bench.py [--seconds N] [--rounds N] [--only SCENARIO,...] [--proxyd PATH] [--results FILE]
 """
@@ -229,7 +230,7 @@ def load(server, port, path, conns, extra, seconds, workdir):
             "rss": server.memory("VmHWM") / 1024.0}
 
 
-def idle_connections(server, port, count=10000):
+def idle_connections(server, port, count=8000):
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     count = min(count, soft - 200)
     """Memory per idle keepalive connection: the worker's RSS growth over count connections
@@ -315,7 +316,7 @@ def main():
                     except (OSError, RuntimeError) as e:
                         print("idle: %s failed: %s" % (p, e), file=sys.stderr)
                         res[p] = {"per_conn": 0.0, "rss": servers[p].memory() / 1024.0}
-                rows.append(("idle", "10,000 idle keepalive connections: memory per connection", res))
+                rows.append(("idle", "8,000 idle keepalive connections: memory per connection", res))
                 print("idle: " + ", ".join("%s %.0f B/conn" % (p, res[p]["per_conn"]) for p in proxies),
                       file=sys.stderr)
                 continue

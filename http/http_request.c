@@ -81,8 +81,10 @@ static void send_timeout(px_timer_t *t)
 
 void http_init_connection(px_conn_t *c)
 {
-    c->pool = px_pool_create(512);
-    http_conn_t *hc = c->pool ? px_pcalloc(c->pool, sizeof(*hc)) : NULL;
+    /* no pool per connection: an idle keepalive connection holds only this and its slot */
+    http_conn_t *hc = px_cache_alloc(sizeof(*hc));
+    if (hc)
+        memset(hc, 0, sizeof(*hc));
     if (hc == NULL) {
         px_conn_close(c);
         return;
@@ -113,6 +115,8 @@ static void close_connection(http_conn_t *hc)
     }
     free(hc->buf);
     hc->buf = NULL;
+    c->data = NULL;
+    px_cache_free(hc, sizeof(*hc));
     px_conn_close(c);
 }
 

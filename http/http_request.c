@@ -207,8 +207,14 @@ static http_request_t *create_request(http_conn_t *hc)
     px_array_init(&hc->header_spans, pool, 16, sizeof(http_header_span_t));
     http_variables_request_init(r);
     hc->c->requests++;
-    http_parser_init(&hc->parser);
-    hc->parser.pos = hc->pos;
+    /* the parser's state lives with the request: an idle connection does not carry it */
+    hc->parser = px_palloc(pool, sizeof(*hc->parser));
+    if (hc->parser == NULL) {
+        px_pool_destroy(pool);
+        return NULL;
+    }
+    http_parser_init(hc->parser);
+    hc->parser->pos = hc->pos;
     hc->parse_phase = 0;
     hc->req_start = hc->line_start = hc->pos;
     return r;
@@ -292,7 +298,7 @@ static void read_head(http_conn_t *hc)
         }
         if (hc->r) {
             http_request_t *r = hc->r;
-            http_parser_t *p = &hc->parser;
+            http_parser_t *p = hc->parser;
             int rc;
             while (hc->parse_phase == 0 || hc->parse_phase == 1) {
                 if (hc->parse_phase == 0) {
@@ -386,8 +392,8 @@ static void read_head(http_conn_t *hc)
                 return;
             } else if (hc->r && hc->parse_phase >= 1) {
                 /* the buffer moved: re-point what was taken from the request line */
-                hc->r->request_line = span_str(hc, hc->parser.request_line);
-                hc->r->method_name = span_str(hc, hc->parser.method);
+                hc->r->request_line = span_str(hc, hc->parser->request_line);
+                hc->r->method_name = span_str(hc, hc->parser->method);
             }
         }
         if (!c->readable)
@@ -488,7 +494,7 @@ static void conn_read(px_conn_t *c)
 static void process_head(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
-    http_parser_t *p = &hc->parser;
+    http_parser_t *p = hc->parser;
     r->http_version = r->http_major * 1000 + r->http_minor;
     r->unparsed_uri = span_str(hc, p->uri);
     r->args = span_str(hc, p->args);

@@ -22,7 +22,7 @@ typedef struct http_conn {
     size_t pos;        /* first byte not yet consumed (head, then body, then pipelined) */
     size_t req_start;  /* where the current request's bytes begin in buf */
     size_t line_start; /* start of the request or header line being parsed */
-    http_parser_t parser;
+    http_parser_t *parser;   /* in the request's pool while a head is read */
     int parse_phase;         /* 0 request line, 1 headers */
     px_array_t header_spans; /* http_header_span_t until the head is complete */
     http_request_t *r;

@@ -914,6 +914,21 @@ static int drain_temp(proxy_ctx_t *ctx)
     return progress;
 }
 
+/* Reads while the upstream has bytes and there is room; 1 when anything happened. A failed
+ * read after the head went out marks the relay broken: what came before still goes out. */
+static int fill(proxy_ctx_t *ctx, int may_spill)
+{
+    int rc, progress = 0;
+    while ((rc = read_upstream(ctx, may_spill)) > 0)
+        progress = 1;
+    if (rc < 0) {
+        close_upstream(ctx);
+        ctx->broken = 1;
+        progress = 1;
+    }
+    return progress;
+}
+
 static void pump(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
@@ -926,27 +941,13 @@ static void pump(proxy_ctx_t *ctx)
         }
         progress |= rc;
         /* fill every free buffer first, so that one writev carries them all */
-        while ((rc = read_upstream(ctx, 0)) > 0)
-            progress = 1;
-        if (rc < 0) {
-            /* the head is out: pass on what came before the break, then close */
-            close_upstream(ctx);
-            ctx->broken = 1;
-            progress = 1;
-        }
+        progress |= fill(ctx, 0);
         size_t before = http_out_pending(r);
         rc = http_flush(r);
         if (rc == PX_AGAIN && !ctx->broken) {
             /* the client is slower: with buffering, what the buffers cannot hold goes to the
              * temp file so the upstream is not held up */
-            int spilled;
-            while ((spilled = read_upstream(ctx, 1)) > 0)
-                progress = 1;
-            if (spilled < 0) {
-                close_upstream(ctx);
-                ctx->broken = 1;
-                progress = 1;
-            }
+            progress |= fill(ctx, 1);
         }
         /* written bytes may have freed buffers the reads above had none of */
         if (http_out_pending(r) < before)

@@ -1,22 +1,6 @@
 /* Small string helpers shared by every layer. */
 #include "px_string.h"
 
-int px_str_caseeq(px_str_t a, px_str_t b)
-{
-    if (a.len != b.len)
-        return 0;
-    for (size_t i = 0; i < a.len; i++) {
-        if (px_tolower(a.data[i]) != px_tolower(b.data[i]))
-            return 0;
-    }
-    return 1;
-}
-
-int px_str_caseeq_lit(px_str_t a, const char *lit)
-{
-    return px_str_caseeq(a, px_str_make(lit, strlen(lit)));
-}
-
 int64_t px_atoi(const char *p, size_t len)
 {
     int64_t v = 0;

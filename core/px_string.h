@@ -44,8 +44,23 @@ static inline char px_tolower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
 }
 
-int px_str_caseeq(px_str_t a, px_str_t b);
-int px_str_caseeq_lit(px_str_t a, const char *lit);
+/* Inline: header names are compared on every proxied request, and with a literal the
+ * compiler folds strlen and rejects most names on their length alone. */
+static inline int px_str_caseeq(px_str_t a, px_str_t b)
+{
+    if (a.len != b.len)
+        return 0;
+    for (size_t i = 0; i < a.len; i++) {
+        if (px_tolower(a.data[i]) != px_tolower(b.data[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static inline int px_str_caseeq_lit(px_str_t a, const char *lit)
+{
+    return px_str_caseeq(a, px_str_make(lit, strlen(lit)));
+}
 /* Parses a non-negative decimal; returns -1 on any non-digit, empty input or overflow. */
 int64_t px_atoi(const char *p, size_t len);
 /* Parses hexadecimal digits; -1 on error or overflow. */

@@ -71,31 +71,32 @@ static const struct {
 
 static const struct {
     const char *name;
+    size_t len;
     int id;
 } known_headers[] = {
-    {"Host", HTTP_HEADER_HOST},
-    {"Connection", HTTP_HEADER_CONNECTION},
-    {"Content-Length", HTTP_HEADER_CONTENT_LENGTH},
-    {"Transfer-Encoding", HTTP_HEADER_TRANSFER_ENCODING},
-    {"Expect", HTTP_HEADER_EXPECT},
-    {"Upgrade", HTTP_HEADER_UPGRADE},
-    {"TE", HTTP_HEADER_TE},
-    {"Keep-Alive", HTTP_HEADER_KEEP_ALIVE},
-    {"Content-Type", HTTP_HEADER_CONTENT_TYPE},
-    {"User-Agent", HTTP_HEADER_USER_AGENT},
-    {"Referer", HTTP_HEADER_REFERER},
-    {"Cookie", HTTP_HEADER_COOKIE},
-    {"Authorization", HTTP_HEADER_AUTHORIZATION},
-    {"Range", HTTP_HEADER_RANGE},
-    {"If-Range", HTTP_HEADER_IF_RANGE},
-    {"If-Modified-Since", HTTP_HEADER_IF_MODIFIED_SINCE},
-    {"If-Unmodified-Since", HTTP_HEADER_IF_UNMODIFIED_SINCE},
-    {"If-Match", HTTP_HEADER_IF_MATCH},
-    {"If-None-Match", HTTP_HEADER_IF_NONE_MATCH},
-    {"Accept-Encoding", HTTP_HEADER_ACCEPT_ENCODING},
-    {"Via", HTTP_HEADER_VIA},
-    {"X-Forwarded-For", HTTP_HEADER_X_FORWARDED_FOR},
-    {"X-Real-IP", HTTP_HEADER_X_REAL_IP},
+    {"Host", 4, HTTP_HEADER_HOST},
+    {"Connection", 10, HTTP_HEADER_CONNECTION},
+    {"Content-Length", 14, HTTP_HEADER_CONTENT_LENGTH},
+    {"Transfer-Encoding", 17, HTTP_HEADER_TRANSFER_ENCODING},
+    {"Expect", 6, HTTP_HEADER_EXPECT},
+    {"Upgrade", 7, HTTP_HEADER_UPGRADE},
+    {"TE", 2, HTTP_HEADER_TE},
+    {"Keep-Alive", 10, HTTP_HEADER_KEEP_ALIVE},
+    {"Content-Type", 12, HTTP_HEADER_CONTENT_TYPE},
+    {"User-Agent", 10, HTTP_HEADER_USER_AGENT},
+    {"Referer", 7, HTTP_HEADER_REFERER},
+    {"Cookie", 6, HTTP_HEADER_COOKIE},
+    {"Authorization", 13, HTTP_HEADER_AUTHORIZATION},
+    {"Range", 5, HTTP_HEADER_RANGE},
+    {"If-Range", 8, HTTP_HEADER_IF_RANGE},
+    {"If-Modified-Since", 17, HTTP_HEADER_IF_MODIFIED_SINCE},
+    {"If-Unmodified-Since", 19, HTTP_HEADER_IF_UNMODIFIED_SINCE},
+    {"If-Match", 8, HTTP_HEADER_IF_MATCH},
+    {"If-None-Match", 13, HTTP_HEADER_IF_NONE_MATCH},
+    {"Accept-Encoding", 15, HTTP_HEADER_ACCEPT_ENCODING},
+    {"Via", 3, HTTP_HEADER_VIA},
+    {"X-Forwarded-For", 15, HTTP_HEADER_X_FORWARDED_FOR},
+    {"X-Real-IP", 9, HTTP_HEADER_X_REAL_IP},
 };
 
 void http_parser_init(http_parser_t *p)
@@ -682,7 +683,8 @@ int http_header_id(const char *name, size_t len)
     px_str_t s = px_str_make(name, len);
 
     for (size_t i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++) {
-        if (px_str_caseeq_lit(s, known_headers[i].name))
+        if (known_headers[i].len == len &&
+            px_str_caseeq(s, px_str_make(known_headers[i].name, known_headers[i].len)))
             return known_headers[i].id;
     }
     return HTTP_HEADER_OTHER;

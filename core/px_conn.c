@@ -178,14 +178,31 @@ ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
     }
 }
 
+/* send() rather than sendmsg() for one piece: no iovec to import. */
 ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len)
 {
-    struct iovec iov = {(void *)buf, len};
-    return px_conn_writev(c, &iov, 1);
+    for (;;) {
+        ssize_t n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0) {
+            if ((size_t)n < len)
+                c->writable = 0;
+            return n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->writable = 0;
+            return PX_AGAIN;
+        }
+        c->error = 1;
+        return PX_ERROR;
+    }
 }
 
 ssize_t px_conn_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
 {
+    if (iovcnt == 1)
+        return px_conn_send(c, iov[0].iov_base, iov[0].iov_len);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;

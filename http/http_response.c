@@ -303,7 +303,20 @@ int http_flush(http_request_t *r)
             iov[n].iov_len = p->len;
             n++;
         }
-        ssize_t sent = n ? px_conn_writev(c, iov, n) : 0;
+        ssize_t sent;
+        char small[2048];
+        if (n > 1 && q->bytes <= sizeof(small)) {
+            /* a small response (head and a short body) goes out with one send(): copying a
+             * few hundred bytes is cheaper than the kernel importing an iovec array */
+            size_t at = 0;
+            for (int k = 0; k < n; k++) {
+                memcpy(small + at, iov[k].iov_base, iov[k].iov_len);
+                at += iov[k].iov_len;
+            }
+            sent = px_conn_send(c, small, at);
+        } else {
+            sent = n ? px_conn_writev(c, iov, n) : 0;
+        }
         if (sent == PX_AGAIN)
             continue;
         if (sent < 0) {

@@ -307,7 +307,10 @@ def main():
             print("haproxy not installed: its column stays empty", file=sys.stderr)
 
         rows = []
-        for scen in args.only.split(","):
+        # idle first, while every proxy is fresh: connection slots touched by the load
+        # scenarios would already count in the base RSS and hide their cost
+        order = sorted(args.only.split(","), key=lambda x: x != "idle")
+        for scen in order:
             if scen == "idle":
                 res = {}
                 for p in proxies:

@@ -326,7 +326,8 @@ def main():
             desc, path, conns, extra = SCENARIOS[scen]
             runs = {p: [] for p in proxies}
             for rnd in range(args.rounds):
-                for p in proxies:
+                # a different proxy goes first each round: the order itself must not favour one
+                for p in proxies[rnd % len(proxies):] + proxies[:rnd % len(proxies)]:
                     runs[p].append(load(servers[p], PORTS[p], path, conns, extra, args.seconds, workdir))
             res = {}
             for p in proxies:

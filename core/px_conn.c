@@ -178,6 +178,35 @@ ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
     }
 }
 
+ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
+{
+    if (iovcnt == 1)
+        return px_conn_recv(c, iov[0].iov_base, iov[0].iov_len);
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    for (;;) {
+        ssize_t n = readv(c->io.fd, iov, iovcnt);
+        if (n > 0) {
+            if ((size_t)n < total && !c->peer_closed)
+                c->readable = 0;
+            return n;
+        }
+        if (n == 0) {
+            c->readable = 0;
+            c->peer_closed = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        c->readable = 0;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return PX_AGAIN;
+        c->error = 1;
+        return PX_ERROR;
+    }
+}
+
 /* send() rather than sendmsg() for one piece: no iovec to import. */
 ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len)
 {

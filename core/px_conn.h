@@ -85,6 +85,8 @@ ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len);
 /* send wrapper: bytes written (possibly short), PX_AGAIN, PX_ERROR. */
 ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len);
 ssize_t px_conn_writev(px_conn_t *c, struct iovec *iov, int iovcnt);
+/* readv wrapper with px_conn_recv's results and readiness tracking. */
+ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt);
 
 /* Listening sockets. */
 int px_listening_open(px_listening_t *ls);

@@ -849,10 +849,39 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
         if (b == NULL)
             return -1;
     }
-    size_t want = b->size;
-    if (ctx->body_kind == HTTP_BODY_LENGTH && (int64_t)want > ctx->body_rest)
-        want = (size_t)ctx->body_rest;
-    ssize_t n = px_conn_recv(up, b->data, want);
+    /* one readv fills every free buffer the client queue has room for */
+    pbuf_t *list[8];
+    struct iovec iov[8];
+    int nb = 0;
+    size_t want = 0;
+    list[nb++] = b;
+    b->busy = 1; /* reserved while the others are picked */
+    while (!spill && nb < 8 && http_out_room(r) >= 3 * (size_t)(nb + 1)) {
+        pbuf_t *more = free_buf(ctx);
+        if (more == NULL)
+            break;
+        more->busy = 1;
+        list[nb++] = more;
+    }
+    for (int i = 0; i < nb; i++) {
+        list[i]->busy = 0;
+        iov[i].iov_base = list[i]->data;
+        iov[i].iov_len = list[i]->size;
+        want += list[i]->size;
+    }
+    if (ctx->body_kind == HTTP_BODY_LENGTH && (int64_t)want > ctx->body_rest) {
+        /* never read past the body: the connection may serve another request */
+        size_t cap = (size_t)ctx->body_rest;
+        for (int i = 0; i < nb; i++) {
+            if (iov[i].iov_len >= cap) {
+                iov[i].iov_len = cap;
+                nb = i + 1;
+                break;
+            }
+            cap -= iov[i].iov_len;
+        }
+    }
+    ssize_t n = px_conn_readv(up, iov, nb);
     if (n == PX_AGAIN) {
         px_timer_add(&up->read_timer, (px_msec_t)ctx->conf->read_timeout);
         return 0;
@@ -870,18 +899,29 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
         log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
         return -1;
     }
-    ssize_t body = take_body(ctx, b->data, (size_t)n);
-    if (body < 0)
-        return -1;
-    if (body == 0)
-        return 1;
-    if (spill) {
-        if (write_all(r, ctx->tmp_fd, b->data, (size_t)body, ctx->tmp_write) != PX_OK)
+    size_t left = (size_t)n;
+    for (int i = 0; i < nb && left; i++) {
+        size_t got = left < iov[i].iov_len ? left : iov[i].iov_len;
+        left -= got;
+        if (ctx->upstream_done) {
+            ctx->extra = 1; /* bytes past a chunked body's end */
+            break;
+        }
+        ssize_t body = take_body(ctx, list[i]->data, got);
+        if (body < 0)
             return -1;
-        ctx->tmp_write += body;
-        return 1;
+        if (body == 0)
+            continue;
+        if (spill) {
+            if (write_all(r, ctx->tmp_fd, list[i]->data, (size_t)body, ctx->tmp_write) != PX_OK)
+                return -1;
+            ctx->tmp_write += body;
+            continue;
+        }
+        if (queue(ctx, list[i], list[i]->data, (size_t)body) != PX_OK)
+            return -1;
     }
-    return queue(ctx, b, b->data, (size_t)body) == PX_OK ? 1 : -1;
+    return 1;
 }
 
 /* Moves temp file bytes into free buffers, in order. */

@@ -82,7 +82,7 @@ enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
 static void fail(proxy_ctx_t *ctx, int status);
 static void pump(proxy_ctx_t *ctx);
 static void start_connect(proxy_ctx_t *ctx);
-static int retry_fresh(proxy_ctx_t *ctx);
+static int retry_fresh(proxy_ctx_t *ctx, int junk);
 
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
 
@@ -388,7 +388,7 @@ static int send_request(proxy_ctx_t *ctx)
             continue;
         if (n < 0) {
             int err = errno;
-            if (retry_fresh(ctx))
+            if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, err, "writev() failed");
             fail(ctx, 502);
@@ -609,6 +609,8 @@ static int read_head(proxy_ctx_t *ctx)
                     continue;
                 }
                 if (rc == HTTP_PARSE_RESPONSE_09) {
+                    if (retry_fresh(ctx, 1))
+                        return PX_ERROR;
                     log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent no valid HTTP/1.0 header");
                     ctx->status = 200;
                     r->status = 200;
@@ -673,14 +675,14 @@ static int read_head(proxy_ctx_t *ctx)
             continue;
         if (n < 0) {
             int err = errno;
-            if (retry_fresh(ctx))
+            if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, err, "recv() failed");
             fail(ctx, 502);
             return PX_ERROR;
         }
         if (n == 0) {
-            if (retry_fresh(ctx))
+            if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
             fail(ctx, 502);
@@ -1230,13 +1232,15 @@ static void start_connect(proxy_ctx_t *ctx)
 
 /* A cached connection the server closed just as we took it fails before any response
  * byte: the request goes again, once, on a new connection, if it can be replayed. */
-static int retry_fresh(proxy_ctx_t *ctx)
+static int retry_fresh(proxy_ctx_t *ctx, int junk)
 {
     http_request_t *r = ctx->r;
     int idempotent = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
                      r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
                      r->method == HTTP_METHOD_OPTIONS;
-    if (!ctx->reused || ctx->retried || ctx->head_buf_len || ctx->body_mode == BODY_STREAM ||
+    /* junk: what a cached connection answered is not HTTP at all, bytes a server sent
+     * after its previous response (a 204 with a body, say): the connection was never usable */
+    if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) || ctx->body_mode == BODY_STREAM ||
         !idempotent || ctx->conf->has_method == 1)
         return 0;
     close_upstream(ctx);
@@ -1248,6 +1252,7 @@ static int retry_fresh(proxy_ctx_t *ctx)
     ctx->iovcnt = 0;
     http_response_init(&ctx->resp);
     ctx->parse_phase = 0;
+    ctx->head_buf_len = 0;
     start_connect(ctx);
     return 1;
 }

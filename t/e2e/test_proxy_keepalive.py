@@ -88,6 +88,8 @@ class DeadCachedConnection(ProxyCase):
     """A server that keeps the first connection open after its answer, then closes it as the
     next request arrives on it without answering: what a race with an idle close looks like."""
 
+    junk = False
+
     def start_server(self):
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -113,6 +115,8 @@ class DeadCachedConnection(ProxyCase):
                     head, _, data = data.partition(b"\r\n\r\n")
                     self.requests.append((number, head.split(b"\r\n")[0]))
                     if number == 0 and len([n for n, _ in self.requests if n == 0]) > 1:
+                        if self.junk:
+                            c.sendall(b"ignored: left over from the last answer\r\n")
                         return  # the second request on the first connection: drop it
                     c.sendall(OK)
 
@@ -138,6 +142,16 @@ class DeadCachedConnection(ProxyCase):
         self.assertEqual(status, 200, resp[:300])
         self.assertEqual(self.requests, [(0, b"GET /one HTTP/1.1"), (0, b"GET /two HTTP/1.1"),
                                          (1, b"GET /two HTTP/1.1")])
+
+    def test_bytes_that_are_not_http_on_a_cached_connection_mean_a_retry(self):
+        # a server that wrote more than its previous answer (a 204 with a body, say)
+        self.junk = True
+        port = self.start_server()
+        self.start("location / { proxy_pass http://127.0.0.1:%d; }" % port)
+        self.assertEqual(self.request(b"/one")[0], 200)
+        status, resp = self.request(b"/two")
+        self.assertEqual(status, 200, resp[:300])
+        self.assertEqual([n for n, _ in self.requests], [0, 0, 1])
 
     def test_post_is_not_retried(self):
         port = self.start_server()

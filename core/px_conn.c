@@ -152,30 +152,39 @@ void px_conn_close(px_conn_t *c)
     px_conn_active--;
 }
 
+#define READ_RETRY (-100) /* EINTR: read again */
+
+/* What a read returned, with the readiness it implies. */
+static ssize_t read_result(px_conn_t *c, ssize_t n, size_t asked)
+{
+    if (n > 0) {
+        /* A short read drained the socket, unless the peer's FIN came with the data:
+         * then no new event will come, and the next read must see the end. */
+        if ((size_t)n < asked && !c->peer_closed)
+            c->readable = 0;
+        return n;
+    }
+    if (n == 0) {
+        c->readable = 0;
+        c->peer_closed = 1;
+        return 0;
+    }
+    if (errno == EINTR)
+        return READ_RETRY;
+    c->readable = 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return PX_AGAIN;
+    c->error = 1;
+    return PX_ERROR;
+}
+
 ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
 {
-    for (;;) {
-        ssize_t n = recv(c->io.fd, buf, len, 0);
-        if (n > 0) {
-            /* A short read drained the socket, unless the peer's FIN came with the data:
-             * then no new event will come, and the next read must see the end. */
-            if ((size_t)n < len && !c->peer_closed)
-                c->readable = 0;
-            return n;
-        }
-        if (n == 0) {
-            c->readable = 0;
-            c->peer_closed = 1;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        c->readable = 0;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return PX_AGAIN;
-        c->error = 1;
-        return PX_ERROR;
-    }
+    ssize_t rc;
+    do
+        rc = read_result(c, recv(c->io.fd, buf, len, 0), len);
+    while (rc == READ_RETRY);
+    return rc;
 }
 
 ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
@@ -185,26 +194,11 @@ ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    for (;;) {
-        ssize_t n = readv(c->io.fd, iov, iovcnt);
-        if (n > 0) {
-            if ((size_t)n < total && !c->peer_closed)
-                c->readable = 0;
-            return n;
-        }
-        if (n == 0) {
-            c->readable = 0;
-            c->peer_closed = 1;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        c->readable = 0;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return PX_AGAIN;
-        c->error = 1;
-        return PX_ERROR;
-    }
+    ssize_t rc;
+    do
+        rc = read_result(c, readv(c->io.fd, iov, iovcnt), total);
+    while (rc == READ_RETRY);
+    return rc;
 }
 
 /* send() rather than sendmsg() for one piece: no iovec to import. */

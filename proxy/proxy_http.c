@@ -1185,6 +1185,13 @@ static void advance(proxy_ctx_t *ctx)
     }
 }
 
+static int idempotent(const http_request_t *r)
+{
+    return r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
+           r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
+           r->method == HTTP_METHOD_OPTIONS;
+}
+
 static void start_connect(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
@@ -1205,8 +1212,19 @@ static void start_connect(proxy_ctx_t *ctx)
     ctx->start = px_current_msec;
     /* an idle connection this location opened before, unless this is the retry after a
      * cached one failed */
-    if (ctx->conf->http_version == 1001 && !ctx->retried)
+    while (ctx->conf->http_version == 1001 && !ctx->retried) {
         ctx->up = ups_keepalive_get(ctx->conf, (struct sockaddr *)&ctx->peer.sa, ctx->peer.len);
+        if (ctx->up == NULL || (idempotent(r) && ctx->conf->has_method != 1))
+            break;
+        /* a request that cannot be sent twice gets a cached connection only if the server
+         * has not closed it already (its close may be waiting behind this very event) */
+        char byte;
+        ssize_t n = recv(ctx->up->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        px_conn_close(ctx->up);
+        ctx->up = NULL;
+    }
     ctx->reused = ctx->up != NULL;
     if (ctx->up) {
         ctx->up->log = r->log;
@@ -1235,13 +1253,10 @@ static void start_connect(proxy_ctx_t *ctx)
 static int retry_fresh(proxy_ctx_t *ctx, int junk)
 {
     http_request_t *r = ctx->r;
-    int idempotent = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
-                     r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
-                     r->method == HTTP_METHOD_OPTIONS;
     /* junk: what a cached connection answered is not HTTP at all, bytes a server sent
      * after its previous response (a 204 with a body, say): the connection was never usable */
     if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) || ctx->body_mode == BODY_STREAM ||
-        !idempotent || ctx->conf->has_method == 1)
+        !idempotent(r) || ctx->conf->has_method == 1)
         return 0;
     close_upstream(ctx);
     ctx->retried = 1;

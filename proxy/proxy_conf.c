@@ -9,8 +9,6 @@
 #include "http/http_regex.h"
 #include "proxy/proxy_http.h"
 
-void proxy_define_variables(conf_ctx_t *cf);
-
 static void *create_loc_conf(conf_ctx_t *cf)
 {
     proxy_loc_conf_t *c = px_pcalloc(cf->pool, sizeof(*c));

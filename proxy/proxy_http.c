@@ -74,7 +74,6 @@ typedef struct proxy_ctx {
     /* $upstream_* */
     int status;
     px_msec_t start, connect_ms, header_ms, response_ms;
-    int timed[3];
 } proxy_ctx_t;
 
 enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
@@ -796,7 +795,6 @@ static int queue(proxy_ctx_t *ctx, pbuf_t *b, char *data, size_t len)
 
 static void start_body(proxy_ctx_t *ctx)
 {
-    http_request_t *r = ctx->r;
     ctx->state = ST_BODY_OUT;
     ctx->body_rest = ctx->resp.content_length;
     http_chunked_init(&ctx->chunked);
@@ -819,7 +817,6 @@ static void start_body(proxy_ctx_t *ctx)
             return;
         }
     }
-    (void)r;
     pump(ctx);
 }
 
@@ -830,7 +827,10 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
     px_conn_t *up = ctx->up;
     if (ctx->upstream_done || up == NULL || !up->readable)
         return 0;
-    pbuf_t *b = ctx->tmp_write > ctx->tmp_read ? NULL : free_buf(ctx);
+    /* proxy_busy_buffers_size: once the client is found slow, no more than this waits for
+     * it in memory; what comes next goes to the temp file */
+    int busy = may_spill && ctx->buffering && http_out_pending(r) >= ctx->conf->busy_buffers_size;
+    pbuf_t *b = ctx->tmp_write > ctx->tmp_read || busy ? NULL : free_buf(ctx);
     int spill = 0;
     if (b == NULL || http_out_room(r) < 3) {
         if (!may_spill)
@@ -961,8 +961,14 @@ static int drain_temp(proxy_ctx_t *ctx)
 static int fill(proxy_ctx_t *ctx, int may_spill)
 {
     int rc, progress = 0;
-    while ((rc = read_upstream(ctx, may_spill)) > 0)
+    /* proxy_temp_file_write_size: how much goes to the temp file in one go before the
+     * client gets another turn */
+    off_t spill_start = ctx->tmp_write;
+    while ((rc = read_upstream(ctx, may_spill)) > 0) {
         progress = 1;
+        if (may_spill && ctx->tmp_write - spill_start >= (off_t)ctx->conf->temp_file_write_size)
+            break;
+    }
     if (rc < 0) {
         close_upstream(ctx);
         ctx->broken = 1;
@@ -1125,7 +1131,6 @@ static int buffer_body(proxy_ctx_t *ctx)
 
 static void advance(proxy_ctx_t *ctx)
 {
-    http_request_t *r = ctx->r;
     int rc;
     switch (ctx->state) {
     case ST_BODY:
@@ -1180,7 +1185,6 @@ static void advance(proxy_ctx_t *ctx)
             pump(ctx);
         return;
     default:
-        (void)r;
         return;
     }
 }
@@ -1473,8 +1477,6 @@ static int get_upstream_http(http_request_t *r, http_var_value_t *v, uintptr_t d
     v->not_found = 1;
     return PX_OK;
 }
-
-void proxy_define_variables(conf_ctx_t *cf);
 
 void proxy_define_variables(conf_ctx_t *cf)
 {

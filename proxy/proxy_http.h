@@ -76,6 +76,9 @@ typedef struct {
 
 extern conf_module_t proxy_http_module;
 
+/* $proxy_host, $proxy_port, $proxy_add_x_forwarded_for, $upstream_* (postconfiguration). */
+void proxy_define_variables(conf_ctx_t *cf);
+
 /* The content handler proxy_pass installs. */
 int proxy_handler(http_request_t *r);
 

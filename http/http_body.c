@@ -12,7 +12,7 @@ int http_body_expected(http_request_t *r)
     return r->chunked_in || r->content_length_n > 0;
 }
 
-static void body_init(http_request_t *r)
+void http_body_init(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
     if (r->body_started)
@@ -25,7 +25,7 @@ static void body_init(http_request_t *r)
 
 int http_body_start(http_request_t *r)
 {
-    body_init(r);
+    http_body_init(r);
     if (r->expect_continue && !r->continue_sent && !r->body_done) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         r->continue_sent = 1;
@@ -80,7 +80,7 @@ ssize_t http_body_read(http_request_t *r, char *buf, size_t size)
 {
     http_conn_t *hc = r->hc;
     px_conn_t *c = r->conn;
-    body_init(r);
+    http_body_init(r);
     if (!http_body_expected(r))
         r->body_done = 1;
     while (!r->body_done) {

@@ -281,6 +281,9 @@ void http_finalize(http_request_t *r, int rc);
 int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_str_t body);
 /* Re-runs location matching and phases for a new URI (error_page, try_files, rewrite last). */
 int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args);
+/* An internal redirect to "uri?args" as error_page and X-Accel-Redirect make one: the
+ * method becomes GET (HEAD stays HEAD). */
+int http_internal_redirect_get(http_request_t *r, px_str_t target);
 int http_named_location(http_request_t *r, px_str_t name);
 /* ---- streaming responses (http_response.c) ----
  * A content handler that streams calls http_send_header once, then queues body pieces

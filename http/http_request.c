@@ -946,22 +946,27 @@ static int error_page(http_request_t *r, int status)
             write_output(r);
             return PX_OK;
         }
-        px_str_t args = PX_NULL_STR;
-        for (size_t k = 0; k < uri.len; k++) {
-            if (uri.data[k] == '?') {
-                args = px_str_make(uri.data + k + 1, uri.len - k - 1);
-                uri.len = k;
-                break;
-            }
-        }
-        if (r->method != HTTP_METHOD_HEAD) {
-            r->method = HTTP_METHOD_GET;
-            r->method_name = PX_STR("GET");
-        }
-        http_internal_redirect(r, uri, args);
+        http_internal_redirect_get(r, uri);
         return PX_OK;
     }
     return PX_DECLINED;
+}
+
+int http_internal_redirect_get(http_request_t *r, px_str_t target)
+{
+    px_str_t uri = target, args = PX_NULL_STR;
+    for (size_t k = 0; k < uri.len; k++) {
+        if (uri.data[k] == '?') {
+            args = px_str_make(uri.data + k + 1, uri.len - k - 1);
+            uri.len = k;
+            break;
+        }
+    }
+    if (r->method != HTTP_METHOD_HEAD) {
+        r->method = HTTP_METHOD_GET;
+        r->method_name = PX_STR("GET");
+    }
+    return http_internal_redirect(r, uri, args);
 }
 
 void http_finalize(http_request_t *r, int rc)
@@ -1066,12 +1071,8 @@ static int discard_buffered(http_request_t *r)
         return PX_OK;
     if (!r->discarding_body) {
         r->discarding_body = 1;
-        if (!r->body_started) {
-            /* a content handler that read part of the body left its state here */
-            r->body_started = 1;
-            hc->body_rest = r->chunked_in ? -1 : r->content_length_n;
-            http_chunked_init(&hc->chunked);
-        }
+        /* a content handler that read part of the body left its state here */
+        http_body_init(r);
     }
     if (r->body_done)
         return PX_OK;
@@ -1113,12 +1114,8 @@ static int discard_buffered(http_request_t *r)
  * ngx_http_discard_request_body does. A broken chunked body turns the answer into a 400. */
 static int start_discard(http_request_t *r)
 {
-    if (r->expect_continue && !r->continue_sent) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        r->continue_sent = 1;
-        if (px_conn_send(r->conn, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1))
-            return PX_ERROR;
-    }
+    if (http_body_start(r) != PX_OK)
+        return PX_ERROR;
     return discard_buffered(r) == PX_ERROR ? 400 : PX_OK;
 }
 

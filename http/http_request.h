@@ -47,6 +47,8 @@ int http_send_special(http_request_t *r, int status);
 /* Drops the request body bytes already received before an error page goes out (nginx's
  * special response does); a broken chunked body only costs the keepalive. */
 void http_discard_for_special(http_request_t *r);
+/* Sets up the body reader's state in the connection, once per request (http_body.c). */
+void http_body_init(http_request_t *r);
 /* Runs a `return` of clcf: PX_DONE when a response is queued, else a status to finalize with. */
 int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf);
 

@@ -115,6 +115,15 @@ static void close_upstream(proxy_ctx_t *ctx)
     }
 }
 
+/* The proxy is done with the request (whatever comes next): no upstream, no more events. */
+static void detach(proxy_ctx_t *ctx)
+{
+    close_upstream(ctx);
+    ctx->state = ST_DONE;
+    ctx->r->read_event_handler = NULL;
+    ctx->r->write_event_handler = NULL;
+}
+
 /* A temp file in dir named as nginx names them (dir/0000000001, a per-worker counter),
  * unlinked at once so nothing is left behind whatever happens to the worker; path gets
  * its name for the log. The directory is created on first use. */
@@ -271,12 +280,9 @@ static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what)
 static void fail(proxy_ctx_t *ctx, int status)
 {
     http_request_t *r = ctx->r;
-    close_upstream(ctx);
+    detach(ctx);
     if (ctx->status == 0)
         ctx->status = status;
-    ctx->state = ST_DONE;
-    r->read_event_handler = NULL;
-    r->write_event_handler = NULL;
     if (r->header_sent) {
         http_terminate(r, r->status);
         return;
@@ -509,27 +515,16 @@ static void process_head(proxy_ctx_t *ctx)
     px_str_t accel = find_header(ctx, "X-Accel-Redirect");
     if (accel.len && !(ctx->conf->ignore_headers & PROXY_IGNORE_X_ACCEL_REDIRECT)) {
         /* the upstream hands the request to another location */
-        close_upstream(ctx);
-        ctx->state = ST_DONE;
-        r->read_event_handler = NULL;
-        r->write_event_handler = NULL;
+        detach(ctx);
         if (r->method != HTTP_METHOD_HEAD) {
             r->method = HTTP_METHOD_GET;
             r->method_name = PX_STR("GET");
         }
-        px_str_t uri = px_pstr(r->pool, accel.data, accel.len), args = PX_NULL_STR;
-        if (uri.data[0] == '@') {
+        px_str_t uri = px_pstr(r->pool, accel.data, accel.len);
+        if (uri.data[0] == '@')
             http_named_location(r, uri);
-            return;
-        }
-        for (size_t i = 0; i < uri.len; i++) {
-            if (uri.data[i] == '?') {
-                args = px_str_make(uri.data + i + 1, uri.len - i - 1);
-                uri.len = i;
-                break;
-            }
-        }
-        http_internal_redirect(r, uri, args);
+        else
+            http_internal_redirect_get(r, uri);
         return;
     }
 
@@ -537,10 +532,7 @@ static void process_head(proxy_ctx_t *ctx)
         http_error_page_t *ep = r->loc->error_pages->elts;
         for (size_t i = 0; i < r->loc->error_pages->nelts; i++) {
             if (ep[i].code == resp->status) {
-                close_upstream(ctx);
-                ctx->state = ST_DONE;
-                r->read_event_handler = NULL;
-                r->write_event_handler = NULL;
+                detach(ctx);
                 http_finalize(r, resp->status);
                 return;
             }
@@ -719,10 +711,7 @@ static void finish(proxy_ctx_t *ctx)
         ctx->up = NULL;
         ups_keepalive_put(up, ctx->conf, UPS_KEEPALIVE_DEFAULT_MAX, UPS_KEEPALIVE_DEFAULT_TIMEOUT);
     }
-    close_upstream(ctx);
-    ctx->state = ST_DONE;
-    r->read_event_handler = NULL;
-    r->write_event_handler = NULL;
+    detach(ctx);
     if (!ctx->client_body_done && http_body_expected(r) && !r->body_done)
         r->keepalive = 0; /* the rest of the body would be read as the next request */
     http_send_last(r);
@@ -1001,13 +990,12 @@ static void pump(proxy_ctx_t *ctx)
         if (http_out_pending(r) < before)
             progress = 1;
         if (rc == PX_ERROR) {
-            ctx->state = ST_DONE;
-            close_upstream(ctx);
+            detach(ctx);
             http_terminate(r, r->status);
             return;
         }
         if (ctx->broken && rc == PX_OK && ctx->tmp_read == ctx->tmp_write) {
-            ctx->state = ST_DONE;
+            detach(ctx);
             http_terminate(r, r->status);
             return;
         }
@@ -1059,8 +1047,7 @@ static void client_read(http_request_t *r)
         log_upstream(ctx, PX_LOG_INFO, 0,
                      "epoll_wait() reported that client prematurely closed connection, so upstream "
                      "connection is closed too");
-        ctx->state = ST_DONE;
-        close_upstream(ctx);
+        detach(ctx);
         http_terminate(r, r->header_sent ? r->status : 499);
     }
 }

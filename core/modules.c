@@ -7,9 +7,12 @@ extern conf_module_t conf_core_module;
 extern conf_module_t conf_events_module;
 extern conf_module_t http_core_module;
 extern conf_module_t http_log_module;
+extern conf_module_t http_rewrite_module;
 extern conf_module_t http_map_module;
 extern conf_module_t http_realip_module;
 extern conf_module_t http_headers_module;
+extern conf_module_t http_referer_module;
+extern conf_module_t http_static_module;
 extern conf_module_t proxy_http_module;
 
 conf_module_t *px_modules[] = {
@@ -17,9 +20,12 @@ conf_module_t *px_modules[] = {
     &conf_events_module,
     &http_core_module,
     &http_log_module,
+    &http_rewrite_module,
     &http_map_module,
     &http_realip_module,
     &http_headers_module,
+    &http_referer_module,
+    &http_static_module,
     &proxy_http_module,
 };
 

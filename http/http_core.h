@@ -74,9 +74,14 @@ typedef struct {
     /* Phase handlers, registered by modules in their postconfiguration hook. Each returns
      * PX_DECLINED (or PX_OK) to go on, or a status / PX_DONE to end the phases. */
     px_array_t phase_post_read; /* after the server is chosen (realip) */
+    px_array_t phase_server_rewrite; /* before a location is chosen (server-level rewrite) */
     px_array_t phase_rewrite;   /* in the chosen location */
     px_array_t phase_preaccess; /* limits; realip again for location-level settings */
     px_array_t phase_access;
+    px_array_t phase_precontent; /* try_files */
+    /* Content for a location without a content handler of its own (index, then static
+     * files): the first answer other than PX_DECLINED ends the request; all decline: 404. */
+    px_array_t phase_content;
     /* Header filters: run in order on every response head just before it is serialised
      * (add_header, expires); PX_OK or PX_ERROR (500). */
     px_array_t header_filters; /* http_handler_fn */
@@ -138,10 +143,6 @@ struct http_core_loc_conf {
     int reset_timedout_connection;
     px_array_t *error_pages;       /* http_error_page_t, inherited as a whole */
     px_log_t *error_log;           /* error_log at http/server/location level */
-    /* return */
-    int return_code;               /* -1 none */
-    http_cv_t return_text;
-    int return_has_text;
     void *regex;                   /* http_regex_t of a regex location, for named captures */
     unsigned internal : 1;
     unsigned auto_redirect : 1;    /* set by proxy_pass: /name without its slash redirects */
@@ -201,6 +202,7 @@ struct http_request {
     unsigned body_started : 1; /* the body reader's state in the connection is set up */
     unsigned lingering : 1;
     unsigned logged : 1;
+    unsigned uri_changed : 1; /* rewrite changed the URI: choose the location again */
 
     /* configuration chosen for this request */
     http_core_srv_conf_t *srv;

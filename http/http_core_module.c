@@ -29,9 +29,12 @@ static void *create_main_conf(conf_ctx_t *cf)
     px_array_init(&cmcf->servers, cf->pool, 4, sizeof(http_core_srv_conf_t *));
     px_array_init(&cmcf->ports, cf->pool, 4, sizeof(http_listen_t));
     px_array_init(&cmcf->phase_post_read, cf->pool, 2, sizeof(http_handler_fn));
+    px_array_init(&cmcf->phase_server_rewrite, cf->pool, 2, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_rewrite, cf->pool, 4, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_preaccess, cf->pool, 4, sizeof(http_handler_fn));
     px_array_init(&cmcf->phase_access, cf->pool, 4, sizeof(http_handler_fn));
+    px_array_init(&cmcf->phase_precontent, cf->pool, 2, sizeof(http_handler_fn));
+    px_array_init(&cmcf->phase_content, cf->pool, 4, sizeof(http_handler_fn));
     px_array_init(&cmcf->header_filters, cf->pool, 4, sizeof(http_handler_fn));
     return cmcf;
 }
@@ -91,7 +94,6 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->lingering_close = CONF_UNSET;
     c->lingering_time = -1;
     c->lingering_timeout = -1;
-    c->return_code = -1;
     return c;
 }
 
@@ -509,41 +511,6 @@ static const char *set_error_page(conf_ctx_t *cf, const conf_node_t *n, const co
     return NULL;
 }
 
-/* return code [text|URL] | return URL */
-static const char *set_return(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
-                              void *conf)
-{
-    (void)d;
-    http_core_loc_conf_t *clcf = conf;
-    if (clcf->return_code != -1)
-        return "\"return\" directive is duplicate";
-    px_str_t a0 = n->args[0].value;
-    int64_t code = conf_parse_number(a0);
-    const px_str_t *text = NULL;
-    if (code < 0) {
-        if (n->nargs != 1)
-            return px_psprintf(cf->pool, "invalid return code \"%s\"", a0.data);
-        if (!(a0.len > 7 && strncmp(a0.data, "http://", 7) == 0) &&
-            !(a0.len > 8 && strncmp(a0.data, "https://", 8) == 0) && !(a0.len && a0.data[0] == '$'))
-            return px_psprintf(cf->pool, "invalid return code \"%s\"", a0.data);
-        clcf->return_code = 302;
-        text = &n->args[0].value;
-    } else {
-        if (code > 999)
-            return px_psprintf(cf->pool, "invalid return code \"%s\"", a0.data);
-        clcf->return_code = (int)code;
-        if (n->nargs == 2)
-            text = &n->args[1].value;
-    }
-    if (text) {
-        const char *rv = http_cv_compile(cf, *text, &clcf->return_text);
-        if (rv)
-            return rv;
-        clcf->return_has_text = 1;
-    }
-    return NULL;
-}
-
 static const char *set_internal(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
                                 void *conf)
 {
@@ -661,8 +628,6 @@ static const conf_directive_t http_core_directives[] = {
     {"lingering_timeout", LOC, CONF_TAKE1, conf_set_msec, LOC_OFF(lingering_timeout), NULL},
     {"error_page", LOC | CONF_LIF, CONF_2MORE, set_error_page, LOC_OFF(error_pages), NULL},
     {"error_log", LOC, CONF_TAKE12, set_loc_error_log, LOC_OFF(error_log), NULL},
-    {"return", CONF_SRV | CONF_LOC | CONF_SIF | CONF_LIF, CONF_TAKE12, set_return,
-     LOC_OFF(return_code), NULL},
     {"internal", CONF_LOC, CONF_NOARGS, set_internal, CONF_HTTP_LOC_CONF, 0, NULL},
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };

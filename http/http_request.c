@@ -29,6 +29,7 @@ static void run_phases(http_request_t *r);
 static void run_location_phases(http_request_t *r);
 static int run_phase(http_request_t *r, px_array_t *handlers);
 static void write_output(http_request_t *r);
+static int redirect_allowed(http_request_t *r, const char *how, px_str_t target);
 static void log_idle_close(http_conn_t *hc);
 
 static http_core_loc_conf_t *server_loc(http_core_srv_conf_t *srv)
@@ -705,12 +706,14 @@ static void process_head(http_request_t *r)
         return;
     }
 
-    /* server-level return runs before a location is chosen */
-    http_core_loc_conf_t *sl = server_loc(r->srv);
-    if (sl->return_code >= 0) {
-        http_finalize(r, http_run_return(r, sl));
+    rc = run_phase(r, &cmcf->phase_server_rewrite);
+    if (rc != PX_DECLINED) {
+        http_finalize(r, rc);
         return;
     }
+    /* a server-level rewrite that changed the URI needs no second pass: the location is
+     * chosen next anyway */
+    r->uri_changed = 0;
     run_phases(r);
 }
 
@@ -786,18 +789,15 @@ px_str_t http_absolute_location(http_request_t *r, px_str_t path)
 
 static int start_discard(http_request_t *r);
 
-int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf)
+int http_send_return(http_request_t *r, int code, const px_str_t *text_in)
 {
-    int code = clcf->return_code;
     if (code == 444) {
         r->keepalive = 0;
         return 444;
     }
-    if (!clcf->return_has_text && (code >= 300 || code == 204))
+    if (text_in == NULL && (code >= 300 || code == 204))
         return code;
-    px_str_t text = PX_NULL_STR;
-    if (clcf->return_has_text && http_cv_eval(r, &clcf->return_text, &text) != PX_OK)
-        return 500;
+    px_str_t text = text_in ? *text_in : PX_NULL_STR;
     if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
         /* nginx writes a relative target (made absolute) among its own headers, an absolute
          * URL after Connection with the other headers */
@@ -851,26 +851,34 @@ static void run_location_phases(http_request_t *r)
         http_finalize(r, rc);
         return;
     }
-    if (clcf->return_code >= 0) {
-        http_finalize(r, http_run_return(r, clcf));
+    if (r->uri_changed) {
+        /* a rewrite changed the URI: the location is chosen again (nginx's post-rewrite) */
+        if (!redirect_allowed(r, "processing", r->uri))
+            return;
+        r->uri_changed = 0;
+        run_phases(r);
         return;
     }
+    clcf = r->loc; /* an if () block that matched brings its own configuration */
     rc = run_phase(r, &cmcf->phase_preaccess);
     if (rc == PX_DECLINED)
         rc = run_phase(r, &cmcf->phase_access);
+    if (rc == PX_DECLINED)
+        rc = run_phase(r, &cmcf->phase_precontent);
     if (rc != PX_DECLINED) {
         http_finalize(r, rc);
         return;
     }
+    /* PX_DONE: the handler owns the request now, and may have finished it already */
     if (clcf->content_handler) {
-        /* PX_DONE: the handler owns the request now, and may have finished it already */
-        int rc = clcf->content_handler(r);
-        if (rc != PX_DONE)
-            http_finalize(r, rc);
-        return;
+        rc = clcf->content_handler(r);
+    } else {
+        rc = run_phase(r, &cmcf->phase_content);
+        if (rc == PX_DECLINED)
+            rc = 404;
     }
-    /* No content module for this location (static files are not served yet). */
-    http_finalize(r, 404);
+    if (rc != PX_DONE)
+        http_finalize(r, rc);
 }
 
 /* Counts an internal redirect; after too many, nginx's cycle error and a 500. */

@@ -49,7 +49,8 @@ int http_send_special(http_request_t *r, int status);
 void http_discard_for_special(http_request_t *r);
 /* Sets up the body reader's state in the connection, once per request (http_body.c). */
 void http_body_init(http_request_t *r);
-/* Runs a `return` of clcf: PX_DONE when a response is queued, else a status to finalize with. */
-int http_run_return(http_request_t *r, http_core_loc_conf_t *clcf);
+/* Answers as `return code [text]` does (text already evaluated, NULL without one): PX_DONE
+ * when a response is queued, else a status to finalize with. */
+int http_send_return(http_request_t *r, int code, const px_str_t *text);
 
 #endif

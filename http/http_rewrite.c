@@ -1,0 +1,6 @@
+/* placeholder: being written */
+#include "http/http_core.h"
+
+conf_module_t http_rewrite_module = {
+    .name = "http_rewrite",
+};

@@ -141,10 +141,12 @@ struct http_core_loc_conf {
     int64_t lingering_time;
     int64_t lingering_timeout;
     int reset_timedout_connection;
+    int uninitialized_variable_warn;
     px_array_t *error_pages;       /* http_error_page_t, inherited as a whole */
     px_log_t *error_log;           /* error_log at http/server/location level */
     void *regex;                   /* http_regex_t of a regex location, for named captures */
     unsigned internal : 1;
+    unsigned noname : 1;           /* an if () block's configuration */
     unsigned auto_redirect : 1;    /* set by proxy_pass: /name without its slash redirects */
 };
 
@@ -203,6 +205,9 @@ struct http_request {
     unsigned lingering : 1;
     unsigned logged : 1;
     unsigned uri_changed : 1; /* rewrite changed the URI: choose the location again */
+    unsigned location_rewritten : 1; /* rewrite ... break changed the URI in this location */
+    unsigned quoted_uri : 1;  /* the request target had %XX escapes */
+    unsigned plus_in_uri : 1; /* ... or a '+' */
 
     /* configuration chosen for this request */
     http_core_srv_conf_t *srv;
@@ -274,6 +279,13 @@ extern conf_module_t http_core_module;
 #define http_get_module_srv_conf(r, m) ((r)->srv_conf[(m).index])
 #define http_get_module_main_conf(r, m) ((r)->main_conf[(m).index])
 
+/* An if () block (rewrite module): a location-level configuration of its own, merged from
+ * the enclosing level. http_core_if_level creates it; the caller prepares its module
+ * confs, then http_core_if_apply reads the block's directives into it (type CONF_SIF or
+ * CONF_LIF). */
+conf_http_ctx_t *http_core_if_level(conf_ctx_t *cf, const conf_node_t *n);
+int http_core_if_apply(conf_ctx_t *cf, const conf_node_t *n, conf_http_ctx_t *ctx, unsigned type);
+
 /* ---- request API ---- */
 
 /* Finishes r with status rc: a special response for errors (honouring error_page), or
@@ -333,6 +345,8 @@ int http_run_header_filters(http_request_t *r);
 /* A redirect target as nginx writes it: a path made absolute ("http://host:port/path")
  * unless absolute_redirect is off; anything else as it is. */
 px_str_t http_absolute_location(http_request_t *r, px_str_t path);
+/* Recomputes r->exten after r->uri changed (rewrite, internal redirect). */
+void http_set_exten(http_request_t *r);
 /* Adds a response header. */
 int http_add_out_header(http_request_t *r, px_str_t name, px_str_t value);
 const char *http_status_text(int status);

@@ -91,6 +91,7 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->server_name_in_redirect = CONF_UNSET;
     c->port_in_redirect = CONF_UNSET;
     c->reset_timedout_connection = CONF_UNSET;
+    c->uninitialized_variable_warn = CONF_UNSET;
     c->lingering_close = CONF_UNSET;
     c->lingering_time = -1;
     c->lingering_timeout = -1;
@@ -130,6 +131,7 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     CONF_MERGE(conf->server_name_in_redirect, prev->server_name_in_redirect, 0);
     CONF_MERGE(conf->port_in_redirect, prev->port_in_redirect, 1);
     CONF_MERGE(conf->reset_timedout_connection, prev->reset_timedout_connection, 0);
+    CONF_MERGE(conf->uninitialized_variable_warn, prev->uninitialized_variable_warn, 1);
     CONF_MERGE(conf->lingering_close, prev->lingering_close, LINGERING_ON);
     MERGE_MSEC(lingering_time, 30000);
     MERGE_MSEC(lingering_timeout, 5000);
@@ -139,6 +141,9 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
         conf->error_pages = prev->error_pages;
     if (conf->error_log == NULL)
         conf->error_log = prev->error_log;
+    /* an if () block without a content directive keeps its location's */
+    if (conf->noname && conf->content_handler == NULL)
+        conf->content_handler = prev->content_handler;
     return NULL;
 }
 
@@ -178,7 +183,11 @@ static const char *merge_locations(conf_ctx_t *cf, px_array_t *locs, void **pare
 {
     conf_http_ctx_t **l = locs->elts;
     for (size_t i = 0; i < locs->nelts; i++) {
+        /* a module's merge may look at its level's core conf (an if () block's) */
+        conf_http_ctx_t *saved = cf->http;
+        cf->http = l[i];
         const char *rv = merge_level(cf, parent_loc, l[i]->loc_conf, CONF_HTTP_LOC_CONF);
+        cf->http = saved;
         if (rv)
             return rv;
         http_core_loc_conf_t *clcf = l[i]->loc_conf[http_core_module.index];
@@ -396,6 +405,46 @@ static const char *set_location(conf_ctx_t *cf, const conf_node_t *n, const conf
     cf->http = parent_ctx;
     cf->block_data = st;
     return rc == PX_OK ? NULL : CONF_ERROR;
+}
+
+conf_http_ctx_t *http_core_if_level(conf_ctx_t *cf, const conf_node_t *n)
+{
+    block_state_t *st = cf->block_data;
+    conf_http_ctx_t *parent_ctx = cf->http;
+    conf_http_ctx_t *ctx = px_pcalloc(cf->pool, sizeof(*ctx));
+    ctx->main_conf = parent_ctx->main_conf;
+    ctx->srv_conf = parent_ctx->srv_conf;
+    if ((ctx->loc_conf = create_level(cf, CONF_HTTP_LOC_CONF)) == NULL)
+        return NULL;
+    http_core_loc_conf_t *parent = parent_ctx->loc_conf[http_core_module.index];
+    http_core_loc_conf_t *clcf = ctx->loc_conf[http_core_module.index];
+    /* the block stands in for its location: directives inside see the location's name
+     * and kind (proxy_pass checks them) */
+    clcf->ctx = ctx;
+    clcf->file = n->file;
+    clcf->line = n->line;
+    clcf->name = parent->name;
+    clcf->kind = parent->kind;
+    clcf->regex = parent->regex;
+    clcf->internal = parent->internal;
+    clcf->noname = 1;
+    /* merged from the enclosing level like a nested location */
+    px_array_t *siblings = st->parent_conf ? &st->parent_conf->nested : &st->srv->top_locations;
+    *(conf_http_ctx_t **)px_array_push(siblings) = ctx;
+    return ctx;
+}
+
+int http_core_if_apply(conf_ctx_t *cf, const conf_node_t *n, conf_http_ctx_t *ctx, unsigned type)
+{
+    block_state_t *st = cf->block_data;
+    block_state_t inner = {st->srv, st->tree, st->parent, ctx->loc_conf[http_core_module.index]};
+    conf_http_ctx_t *parent_ctx = cf->http;
+    cf->block_data = &inner;
+    cf->http = ctx;
+    int rc = conf_apply_block(cf, n, type);
+    cf->http = parent_ctx;
+    cf->block_data = st;
+    return rc;
 }
 
 static const char *set_listen(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,

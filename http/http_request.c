@@ -503,6 +503,8 @@ static void process_head(http_request_t *r)
     r->method = p->method_id;
     r->header_only = p->method_id == HTTP_METHOD_HEAD;
     r->keepalive = r->http_version >= 1001;
+    r->quoted_uri = p->quoted_uri;
+    r->plus_in_uri = p->plus_in_uri;
 
     px_str_t path = span_str(hc, p->path);
     if (p->empty_path_in_uri) {
@@ -719,6 +721,12 @@ static void process_head(http_request_t *r)
 
 /* ---- phases ---- */
 
+void http_set_exten(http_request_t *r)
+{
+    http_span_t ex = http_uri_exten(r->uri.data, r->uri.len);
+    r->exten = px_str_make(r->uri.data + ex.start, ex.len);
+}
+
 /* Runs one phase's handlers: PX_DECLINED when all let the request go on (PX_OK counts as
  * going on), else the first other answer. */
 static int run_phase(http_request_t *r, px_array_t *handlers)
@@ -750,6 +758,7 @@ static int find_location(http_request_t *r)
     memset(&m, 0, sizeof(m));
     int rc = http_location_find(r->srv->locations, r->uri.data, r->uri.len, &m);
     http_core_loc_conf_t *clcf = rc == PX_OK ? m.conf : server_loc(r->srv);
+    r->location_rewritten = 0;
     if (rc == PX_OK && m.regex) {
         size_t *cap = px_palloc(r->pool, sizeof(size_t) * 2 * (size_t)m.npairs);
         memcpy(cap, m.captures, sizeof(size_t) * 2 * (size_t)m.npairs);
@@ -900,6 +909,7 @@ int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args)
     r->uri = uri;
     r->args = args;
     r->internal = 1;
+    http_set_exten(r);
     /* nginx keeps the values already computed (map, set) across internal redirects */
     run_phases(r);
     return PX_DONE;

@@ -226,6 +226,8 @@ http_var_value_t *http_var_get(http_request_t *r, int index)
     if (v->valid && !v->no_cacheable)
         return v->not_found ? NULL : v;
     if (e->def.get == NULL) {
+        if (r->loc && !r->loc->uninitialized_variable_warn)
+            return NULL;
         px_log_error(PX_LOG_WARN, &r->log, 0, "using uninitialized \"%.*s\" variable",
                      (int)e->def.name.len, e->def.name.data);
         return NULL;

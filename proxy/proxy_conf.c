@@ -73,7 +73,7 @@ static const char *set_pass(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
         if (px_addr_resolve_upstream(&c->pass.url, err, sizeof(err)) != PX_OK)
             return px_pstrdup(cf->pool, err, strlen(err));
     }
-    if (proxy_pass_check_location(&c->pass, (http_location_kind_t)clcf->kind, 0, err, sizeof(err)) !=
+    if (proxy_pass_check_location(&c->pass, (http_location_kind_t)clcf->kind, clcf->noname, err, sizeof(err)) !=
         PX_OK)
         return px_pstrdup(cf->pool, err, strlen(err));
     if (proxy_pass_slash_warning(&c->pass, (http_location_kind_t)clcf->kind, clcf->name, err,
@@ -293,6 +293,15 @@ static const char *build_headers(conf_ctx_t *cf, proxy_loc_conf_t *c)
 static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
 {
     proxy_loc_conf_t *prev = parent, *c = child;
+    http_core_loc_conf_t *clcf = cf->http ? cf->http->loc_conf[http_core_module.index] : NULL;
+    if (clcf && clcf->noname && !c->has_pass && prev->has_pass) {
+        /* an if () block proxies where its location does */
+        c->has_pass = prev->has_pass;
+        c->pass = prev->pass;
+        c->pass_cv = prev->pass_cv;
+        c->location = prev->location;
+        c->location_kind = prev->location_kind;
+    }
     if (c->set_headers == NULL)
         c->set_headers = prev->set_headers;
     CONF_MERGE(c->http_version, prev->http_version, 1001);

@@ -199,6 +199,7 @@ static int build_request(proxy_ctx_t *ctx)
     ur.request_uri = r->unparsed_uri;
     ur.uri_changed = r->internal;
     ur.internal = r->internal;
+    ur.rewritten_here = r->location_rewritten;
     ur.quoted = memchr(r->unparsed_uri.data, '%', r->unparsed_uri.len) != NULL;
     size_t n = proxy_uri_build(ctx->pass, &ur, NULL, 0);
     char *uri = px_palloc(r->pool, n + 1);

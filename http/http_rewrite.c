@@ -14,14 +14,13 @@
 #include "http/http_core.h"
 #include "http/http_regex.h"
 #include "http/http_request.h"
+#include "http/http_rewrite.h"
 #include "http/http_variables.h"
 
 extern conf_module_t http_rewrite_module;
 
 enum { OP_REWRITE, OP_RETURN, OP_SET, OP_BREAK, OP_IF };
 enum { FLAG_NONE, FLAG_LAST, FLAG_BREAK, FLAG_REDIRECT, FLAG_PERMANENT };
-enum { COND_VAR, COND_EQ, COND_NE, COND_REGEX, COND_FILE };
-enum { FILE_F, FILE_D, FILE_E, FILE_X };
 
 typedef struct {
     int op;
@@ -223,93 +222,31 @@ static const char *set_set(conf_ctx_t *cf, const conf_node_t *n, const conf_dire
     return http_cv_compile(cf, n->args[1].value, &op->value);
 }
 
-static const char *invalid_condition(conf_ctx_t *cf, px_str_t s)
+/* Compiles a parsed condition into op. */
+static const char *compile_condition(conf_ctx_t *cf, const conf_node_t *n, rw_op_t *op)
 {
-    return px_psprintf(cf->pool, "invalid condition \"%.*s\"", (int)s.len, s.data);
-}
-
-/* The condition of if (...): nginx's grammar over the directive's words, the first one
- * opening with '(' and the last one closing with ')'. */
-static const char *parse_condition(conf_ctx_t *cf, const conf_node_t *n, rw_op_t *op)
-{
-    px_str_t w[8];
     size_t nw = n->nargs;
-    if (nw > 8)
-        nw = 8;
+    px_str_t *words = px_palloc(cf->pool, nw * sizeof(*words));
+    if (words == NULL)
+        return CONF_ERROR;
     for (size_t i = 0; i < nw; i++)
-        w[i] = n->args[i].value;
-    size_t cur = 0, last = nw - 1;
-    if (w[0].len < 1 || w[0].data[0] != '(')
-        return invalid_condition(cf, w[0]);
-    if (w[0].len == 1) {
-        cur = 1;
-    } else {
-        w[0].data++;
-        w[0].len--;
+        words[i] = n->args[i].value;
+    http_rw_cond_t c;
+    char err[256];
+    if (http_rw_parse_condition(words, nw, &c, err, sizeof(err)) != PX_OK)
+        return px_pstrdup(cf->pool, err, strlen(err));
+    op->cond = c.kind;
+    op->negate = c.negate;
+    op->file_test = c.file_test;
+    if (c.kind != HTTP_RW_COND_FILE && (op->var = http_var_index(cf, c.var)) < 0)
+        return CONF_ERROR;
+    if (c.kind == HTTP_RW_COND_REGEX) {
+        op->pattern = px_pstr(cf->pool, c.operand.data, c.operand.len);
+        return http_regex_compile(cf, op->pattern, c.caseless, &op->re) == PX_OK ? NULL : CONF_ERROR;
     }
-    if (w[last].len < 1 || w[last].data[w[last].len - 1] != ')')
-        return invalid_condition(cf, w[last]);
-    if (w[last].len == 1) {
-        if (last == 0)
-            return invalid_condition(cf, w[0]);
-        last--;
-    } else {
-        w[last].len--;
-    }
-    if (cur > last)
-        return invalid_condition(cf, w[cur < nw ? cur : 0]);
-
-    px_str_t p = w[cur];
-    if (p.len > 1 && p.data[0] == '$') {
-        if (cur != last && cur + 2 != last)
-            return invalid_condition(cf, p);
-        op->var = http_var_index(cf, px_str_make(p.data + 1, p.len - 1));
-        if (op->var < 0)
-            return CONF_ERROR;
-        if (cur == last) {
-            op->cond = COND_VAR;
-            return NULL;
-        }
-        px_str_t o = w[cur + 1];
-        if (px_str_eq_lit(o, "=") || px_str_eq_lit(o, "!=")) {
-            op->cond = o.len == 1 ? COND_EQ : COND_NE;
-            return http_cv_compile(cf, w[last], &op->value);
-        }
-        if (px_str_eq_lit(o, "~") || px_str_eq_lit(o, "~*") || px_str_eq_lit(o, "!~") ||
-            px_str_eq_lit(o, "!~*")) {
-            op->cond = COND_REGEX;
-            op->negate = o.data[0] == '!';
-            op->pattern = px_pstr(cf->pool, w[last].data, w[last].len);
-            return http_regex_compile(cf, op->pattern, o.data[o.len - 1] == '*', &op->re) == PX_OK
-                       ? NULL
-                       : CONF_ERROR;
-        }
-        return px_psprintf(cf->pool, "unexpected \"%.*s\" in condition", (int)o.len, o.data);
-    }
-    if ((p.len == 2 && p.data[0] == '-') || (p.len == 3 && p.data[0] == '!' && p.data[1] == '-')) {
-        if (cur + 1 != last)
-            return invalid_condition(cf, p);
-        op->cond = COND_FILE;
-        op->negate = p.data[0] == '!';
-        switch (p.data[p.len - 1]) {
-        case 'f':
-            op->file_test = FILE_F;
-            break;
-        case 'd':
-            op->file_test = FILE_D;
-            break;
-        case 'e':
-            op->file_test = FILE_E;
-            break;
-        case 'x':
-            op->file_test = FILE_X;
-            break;
-        default:
-            return invalid_condition(cf, p);
-        }
-        return http_cv_compile(cf, w[last], &op->value);
-    }
-    return invalid_condition(cf, p);
+    if (c.kind == HTTP_RW_COND_VAR)
+        return NULL;
+    return http_cv_compile(cf, c.operand, &op->value);
 }
 
 /* if (condition) { ... } */
@@ -322,7 +259,7 @@ static const char *set_if(conf_ctx_t *cf, const conf_node_t *n, const conf_direc
     if (op == NULL)
         return CONF_ERROR;
     size_t at = rlcf->ops->nelts - 1;
-    const char *rv = parse_condition(cf, n, op);
+    const char *rv = compile_condition(cf, n, op);
     if (rv)
         return rv;
     conf_http_ctx_t *ctx = http_core_if_level(cf, n);
@@ -353,21 +290,12 @@ static const char *set_uninit_warn(conf_ctx_t *cf, const conf_node_t *n, const c
 
 /* ---- running ---- */
 
-/* nginx's escaping of captures put into arguments or a redirect: space # % & + ; ? and
- * bytes outside printable ASCII */
 static void put_escaped_arg(px_pbuf_t *b, px_str_t s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char ch = (unsigned char)s.data[i];
-        if (ch <= 0x20 || ch >= 0x7f || ch == '#' || ch == '%' || ch == '&' || ch == '+' ||
-            ch == ';' || ch == '?') {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            px_pbuf_put(b, e, 3);
-        } else {
-            px_pbuf_put(b, (const char *)&ch, 1);
-        }
-    }
+    size_t n = http_rw_escape_args(s.data, s.len, NULL);
+    char *out = px_palloc(b->pool, n);
+    http_rw_escape_args(s.data, s.len, out);
+    px_pbuf_put(b, out, n);
 }
 
 static px_str_t capture(http_request_t *r, int group)
@@ -427,13 +355,7 @@ static int do_rewrite(http_request_t *r, const rw_op_t *op, int log, int *stop)
     size_t args_at;
     px_str_t out = expand(r, op, &args_at);
     if (op->redirect) {
-        px_pbuf_t b = {NULL, 0, 0, r->pool};
-        px_pbuf_str(&b, out);
-        if (op->add_args && r->args.len) {
-            px_pbuf_put(&b, args_at != (size_t)-1 ? "&" : "?", 1);
-            px_pbuf_str(&b, r->args);
-        }
-        px_str_t target = px_str_make(b.p ? b.p : "", b.len);
+        px_str_t target = http_rw_redirect_target(r->pool, out, args_at, op->add_args, r->args);
         if (log)
             px_log_error(PX_LOG_NOTICE, &r->log, 0, "rewritten redirect: \"%.*s\"", (int)target.len,
                          target.data);
@@ -441,19 +363,8 @@ static int do_rewrite(http_request_t *r, const rw_op_t *op, int log, int *stop)
         return http_send_return(r, op->status, &target);
     }
 
-    px_str_t uri = out, args = r->args;
-    if (args_at != (size_t)-1) {
-        uri.len = args_at - 1;
-        px_pbuf_t b = {NULL, 0, 0, r->pool};
-        px_pbuf_put(&b, out.data + args_at, out.len - args_at);
-        if (op->add_args && r->args.len) {
-            px_pbuf_put(&b, "&", 1);
-            px_pbuf_str(&b, r->args);
-        }
-        args = px_str_make(b.p ? b.p : "", b.len);
-    } else if (!op->add_args) {
-        args = PX_NULL_STR;
-    }
+    px_str_t uri, args;
+    http_rw_split(r->pool, out, args_at, op->add_args, r->args, &uri, &args);
     if (uri.len == 0) {
         px_log_error(PX_LOG_ERR, &r->log, 0, "the rewritten URI has a zero length");
         return 500;
@@ -476,55 +387,36 @@ static int do_rewrite(http_request_t *r, const rw_op_t *op, int log, int *stop)
     return PX_DECLINED;
 }
 
-static int file_test(http_request_t *r, const rw_op_t *op, px_str_t path, int *result)
+static int file_test(http_request_t *r, const rw_op_t *op, px_str_t path)
 {
     char *z = px_pstrdup(r->pool, path.data, path.len);
     struct stat st;
-    int found = stat(z, &st) == 0;
-    if (!found && errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
+    int exists = stat(z, &st) == 0;
+    if (!exists && errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
         px_log_error(PX_LOG_CRIT, &r->log, errno, "stat() \"%s\" failed", z);
-    int yes = 0;
-    if (found) {
-        switch (op->file_test) {
-        case FILE_F:
-            yes = S_ISREG(st.st_mode);
-            break;
-        case FILE_D:
-            yes = S_ISDIR(st.st_mode);
-            break;
-        case FILE_E:
-            yes = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode);
-            break;
-        default:
-            yes = (st.st_mode & S_IXUSR) == S_IXUSR;
-            break;
-        }
-    }
-    *result = op->negate ? !yes : yes;
-    return PX_OK;
+    return http_rw_file_test(op->file_test, op->negate, exists, &st);
 }
 
 /* Evaluates an if () condition: 1 true, 0 false, or a status to end with. */
 static int condition(http_request_t *r, const rw_op_t *op, int log)
 {
-    if (op->cond == COND_FILE) {
+    if (op->cond == HTTP_RW_COND_FILE) {
         px_str_t path;
-        int yes;
-        if (http_cv_eval(r, &op->value, &path) != PX_OK || file_test(r, op, path, &yes) != PX_OK)
+        if (http_cv_eval(r, &op->value, &path) != PX_OK)
             return 500;
-        return yes;
+        return file_test(r, op, path);
     }
     http_var_value_t *v = http_var_get(r, op->var);
     px_str_t value = v ? v->value : PX_STR("");
     switch (op->cond) {
-    case COND_VAR:
-        return value.len && !(value.len == 1 && value.data[0] == '0');
-    case COND_EQ:
-    case COND_NE: {
+    case HTTP_RW_COND_VAR:
+        return http_rw_true(value);
+    case HTTP_RW_COND_EQ:
+    case HTTP_RW_COND_NE: {
         px_str_t other;
         if (http_cv_eval(r, &op->value, &other) != PX_OK)
             return 500;
-        return px_str_eq(value, other) == (op->cond == COND_EQ);
+        return px_str_eq(value, other) == (op->cond == HTTP_RW_COND_EQ);
     }
     default: {
         int m = http_regex_exec(r, op->re, value);

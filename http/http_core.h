@@ -206,6 +206,7 @@ struct http_request {
     unsigned logged : 1;
     unsigned uri_changed : 1; /* rewrite changed the URI: choose the location again */
     unsigned location_rewritten : 1; /* rewrite ... break changed the URI in this location */
+    unsigned args_set : 1;    /* `set $args`: the request target as sent is stale */
     unsigned quoted_uri : 1;  /* the request target had %XX escapes */
     unsigned plus_in_uri : 1; /* ... or a '+' */
 
@@ -249,6 +250,7 @@ struct http_request {
     void (*write_event_handler)(http_request_t *r);
     void *content_ctx;
     void *realip; /* realip's saved peer: the address is replaced once per request */
+    void *static_ctx; /* the static module's state: a file being sent, try_files' alias flag */
     int body_status; /* why http_body_read failed: 400, 408, 413, 499 */
 
     uint64_t request_length;
@@ -319,6 +321,11 @@ int http_send_last(http_request_t *r);
 size_t http_out_room(http_request_t *r);
 /* Bytes queued and not yet written. */
 size_t http_out_pending(http_request_t *r);
+/* Sends up to len bytes of file fd from *offset straight to the client with sendfile(2),
+ * advancing *offset; the queue must be empty. Bytes sent (0 when the file ends early),
+ * PX_AGAIN when the socket is full (the write_event_handler runs when it drains;
+ * send_timeout is armed), PX_ERROR when the client is gone (logged at info). */
+ssize_t http_sendfile(http_request_t *r, int fd, int64_t *offset, size_t len);
 /* Writes queued bytes: PX_OK when all are out, PX_AGAIN when the socket is full (the
  * request's write_event_handler runs when it drains; send_timeout is armed), PX_ERROR when
  * the client is gone (logged at info). */

@@ -265,7 +265,7 @@ static int set_cache_control(http_request_t *r, px_str_t value)
         if (h[i].value.len == 0 || !px_str_caseeq_lit(h[i].name, "Cache-Control"))
             continue;
         if (first)
-            h[i].value = PX_NULL_STR;
+            h[i].name = h[i].value = PX_NULL_STR; /* removed */
         else
             first = &h[i];
     }
@@ -340,7 +340,7 @@ static int add_one(http_request_t *r, const add_header_t *h, px_str_t value)
     http_header_t *old = find_out_header(r, h->how == ADD_LAST_MODIFIED ? "Last-Modified" : "ETag");
     if (value.len == 0) {
         if (old)
-            old->value = PX_NULL_STR;
+            old->name = old->value = PX_NULL_STR; /* removed */
         return PX_OK;
     }
     if (old) /* unlike expires, the configured spelling of the name replaces the old one */

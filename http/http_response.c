@@ -2,6 +2,7 @@
  * writer that keeps unsent bytes until the socket drains. */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/sendfile.h>
 
 #include "core/px_addr.h"
 #include "core/px_log.h"
@@ -109,7 +110,7 @@ static void build_head(http_request_t *r, px_pbuf_t *b)
     }
     http_header_t *h = r->out_headers.elts;
     for (size_t i = 0; h && i < r->out_headers.nelts; i++) {
-        if (h[i].value.len == 0)
+        if (h[i].name.len == 0) /* removed by a header filter */
             continue;
         px_pbuf_str(b, h[i].name);
         px_pbuf_lit(b, ": ");
@@ -345,6 +346,35 @@ int http_flush(http_request_t *r)
     }
     px_timer_del(&c->write_timer);
     return PX_OK;
+}
+
+ssize_t http_sendfile(http_request_t *r, int fd, int64_t *offset, size_t len)
+{
+    px_conn_t *c = r->conn;
+    for (;;) {
+        if (!c->writable) {
+            px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
+            return PX_AGAIN;
+        }
+        off_t off = (off_t)*offset;
+        ssize_t n = sendfile(c->io.fd, fd, &off, len);
+        if (n >= 0) {
+            /* a short count may mean a full socket or a file that ended: the next call
+             * tells them apart (EAGAIN or 0), so writable is left as it is */
+            *offset = (int64_t)off;
+            r->bytes_sent += (uint64_t)n;
+            return n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->writable = 0;
+            continue;
+        }
+        px_log_error(PX_LOG_INFO, &r->log, errno, "sendfile() failed while sending response to client");
+        c->error = 1;
+        return PX_ERROR;
+    }
 }
 
 int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_str_t body)

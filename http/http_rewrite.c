@@ -101,6 +101,8 @@ static const char *set_rewrite(conf_ctx_t *cf, const conf_node_t *n, const conf_
     if (op == NULL)
         return CONF_ERROR;
     px_str_t pattern = n->args[0].value, repl = n->args[1].value;
+    if (repl.len == 0)
+        return "empty replacement";
     op->pattern = pattern;
     if (http_regex_compile(cf, pattern, 0, &op->re) != PX_OK)
         return CONF_ERROR;
@@ -355,6 +357,7 @@ static int do_rewrite(http_request_t *r, const rw_op_t *op, int log, int *stop)
     size_t args_at;
     px_str_t out = expand(r, op, &args_at);
     if (op->redirect) {
+        out.len = http_rw_unescape_redirect((char *)out.data, out.len);
         px_str_t target = http_rw_redirect_target(r->pool, out, args_at, op->add_args, r->args);
         if (log)
             px_log_error(PX_LOG_NOTICE, &r->log, 0, "rewritten redirect: \"%.*s\"", (int)target.len,

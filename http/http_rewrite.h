@@ -32,6 +32,9 @@ int http_rw_file_test(int test, int negate, int exists, const struct stat *st);
 /* Escapes s as nginx escapes captures placed in arguments or a redirect; returns the
  * length, writing to out when it is not NULL. */
 size_t http_rw_escape_args(const char *s, size_t n, char *out);
+/* Undoes %XX escapes in a redirect target up to its first '?', as nginx does, for bytes
+ * from '&' to '~' (others stay escaped); returns the new length (in place). */
+size_t http_rw_unescape_redirect(char *s, size_t n);
 /* The result of a rewrite that is not a redirect: out is the expanded replacement and
  * args_at where its arguments start (after its '?'), or (size_t)-1 without one. */
 void http_rw_split(px_pool_t *pool, px_str_t out, size_t args_at, int add_args, px_str_t old_args,

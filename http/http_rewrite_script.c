@@ -184,3 +184,45 @@ px_str_t http_rw_redirect_target(px_pool_t *pool, px_str_t out, size_t args_at, 
         return out;
     return join(pool, out, args_at != (size_t)-1 ? '&' : '?', old_args);
 }
+
+static int hex_value(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+size_t http_rw_unescape_redirect(char *s, size_t n)
+{
+    size_t i = 0, d = 0;
+    while (i < n && s[i] != '?') {
+        if (s[i] != '%') {
+            s[d++] = s[i++];
+            continue;
+        }
+        /* nginx drops a '%' (and a first hex digit) that do not make an escape */
+        int hi = i + 1 < n ? hex_value((unsigned char)s[i + 1]) : -1;
+        if (hi < 0) {
+            i++;
+            continue;
+        }
+        int lo = i + 2 < n ? hex_value((unsigned char)s[i + 2]) : -1;
+        if (lo < 0) {
+            i += 2;
+            continue;
+        }
+        unsigned char ch = (unsigned char)(hi * 16 + lo);
+        if (ch > '%' && ch < 0x7f) {
+            s[d++] = (char)ch;
+        } else {
+            s[d++] = s[i];
+            s[d++] = s[i + 1];
+            s[d++] = s[i + 2];
+        }
+        i += 3;
+    }
+    if (i < n && d < i)
+        memmove(s + d, s + i, n - i);
+    return d + (n - i);
+}

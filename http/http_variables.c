@@ -78,7 +78,7 @@ int http_var_define_settable(conf_ctx_t *cf, const http_var_def_t *def, http_var
         }
         /* a later map (or a map after `set`) takes the value over, as in nginx; a capture
          * name defined afterwards does not */
-        if (def->get != get_unset) {
+        if (def->get != get_unset && def->get != NULL) {
             e[i].def.get = def->get;
             e[i].def.data = def->data;
         }
@@ -452,6 +452,7 @@ static void set_args(http_request_t *r, px_str_t value, uintptr_t data)
 {
     (void)data;
     r->args = value;
+    r->args_set = 1;
 }
 
 static int get_is_args(http_request_t *r, http_var_value_t *v, uintptr_t data)

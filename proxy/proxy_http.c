@@ -197,7 +197,7 @@ static int build_request(proxy_ctx_t *ctx)
     ur.uri = r->uri;
     ur.args = r->args;
     ur.request_uri = r->unparsed_uri;
-    ur.uri_changed = r->internal;
+    ur.uri_changed = r->internal || r->args_set;
     ur.internal = r->internal;
     ur.rewritten_here = r->location_rewritten;
     ur.quoted = memchr(r->unparsed_uri.data, '%', r->unparsed_uri.len) != NULL;
@@ -206,11 +206,6 @@ static int build_request(proxy_ctx_t *ctx)
     proxy_uri_build(ctx->pass, &ur, uri, n);
     px_pbuf_put(&b, uri, n);
     px_pbuf_lit(&b, conf->http_version == 1000 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-
-    /* the upstream named in log lines: "http://127.0.0.1:8000/uri" */
-    r->upstream_scheme = ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http";
-    r->upstream_peer = ctx->peer.text;
-    r->upstream_uri = px_str_make(uri, n);
 
     const proxy_header_t *h = conf->headers->elts;
     for (size_t i = 0; i < conf->headers->nelts; i++) {
@@ -260,6 +255,11 @@ static int build_request(proxy_ctx_t *ctx)
     px_pbuf_lit(&b, "\r\n");
     ctx->head = b.p;
     ctx->head_len = b.len;
+    /* the upstream named in log lines from now on (not in those of the header values
+     * above, as nginx): "http://127.0.0.1:8000/uri" */
+    r->upstream_scheme = ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http";
+    r->upstream_peer = ctx->peer.text;
+    r->upstream_uri = px_str_make(uri, n);
     return PX_OK;
 }
 

@@ -246,6 +246,26 @@ START_TEST(test_redirect_target_carries_the_request_args)
 }
 END_TEST
 
+static void ck_unescape(const char *in, const char *expected)
+{
+    char buf[256];
+    size_t n = strlen(in);
+    memcpy(buf, in, n);
+    n = http_rw_unescape_redirect(buf, n);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, expected);
+}
+
+START_TEST(test_redirect_unescapes_up_to_the_first_question_mark)
+{
+    ck_unescape("/a%2Bb%26c%3Fd%2F", "/a+b&c?d/");
+    ck_unescape("/a%20b%25c%22", "/a%20b%25c%22");
+    ck_unescape("/x%41?q=%41", "/xA?q=%41");
+    ck_unescape("/bad%zz%4", "/badzz");
+    ck_unescape("", "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http_rewrite");
@@ -265,6 +285,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_split_without_question_mark_keeps_or_drops_args);
     tcase_add_test(tc, test_split_with_new_args_appends_old_ones);
     tcase_add_test(tc, test_redirect_target_carries_the_request_args);
+    tcase_add_test(tc, test_redirect_unescapes_up_to_the_first_question_mark);
     suite_add_tcase(s, tc);
     return s;
 }

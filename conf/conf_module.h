@@ -71,6 +71,8 @@ struct conf_module {
     void *(*create_core_conf)(conf_ctx_t *cf);
     const char *(*init_core_conf)(conf_ctx_t *cf, void *conf);
     /* http context levels */
+    /* at the start of http{}: define variables, so that `set` meets them as nginx does */
+    int (*preconfiguration)(conf_ctx_t *cf);
     void *(*create_main_conf)(conf_ctx_t *cf);
     const char *(*init_main_conf)(conf_ctx_t *cf, void *conf);
     void *(*create_srv_conf)(conf_ctx_t *cf);

@@ -254,6 +254,10 @@ static const char *set_http(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
     http_core_main_conf_t *cmcf = http->main_conf[http_core_module.index];
     if (http_variables_preconfigure(cf) != PX_OK)
         return CONF_ERROR;
+    for (size_t i = 0; i < cf->nmodules; i++) {
+        if (cf->modules[i]->preconfiguration && cf->modules[i]->preconfiguration(cf) != PX_OK)
+            return CONF_ERROR;
+    }
 
     int rc = conf_apply_block(cf, n, CONF_HTTP);
     cf->http = http;

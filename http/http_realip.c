@@ -437,9 +437,8 @@ static int push_handler(px_array_t *phase, http_handler_fn fn)
     return PX_OK;
 }
 
-static int postconfiguration(conf_ctx_t *cf)
+static int preconfiguration(conf_ctx_t *cf)
 {
-    http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
     static const http_var_def_t vars[] = {
         {PX_STR("realip_remote_addr"), get_realip_remote_addr, 0, 0},
         {PX_STR("realip_remote_port"), get_realip_remote_port, 0, 0},
@@ -448,6 +447,12 @@ static int postconfiguration(conf_ctx_t *cf)
         if (http_var_define(cf, &vars[i]) != PX_OK)
             return PX_ERROR;
     }
+    return PX_OK;
+}
+
+static int postconfiguration(conf_ctx_t *cf)
+{
+    http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
     /* post-read sees the server's settings; preaccess the location's, for a request the
      * server level left alone */
     if (push_handler(&cmcf->phase_post_read, realip_handler) != PX_OK ||
@@ -473,5 +478,6 @@ conf_module_t http_realip_module = {
     .directives = realip_directives,
     .create_loc_conf = create_loc_conf,
     .merge_loc_conf = merge_loc_conf,
+    .preconfiguration = preconfiguration,
     .postconfiguration = postconfiguration,
 };

@@ -719,7 +719,7 @@ static int get_invalid_referer(http_request_t *r, http_var_value_t *v, uintptr_t
     return PX_OK;
 }
 
-static int postconfiguration(conf_ctx_t *cf)
+static int preconfiguration(conf_ctx_t *cf)
 {
     static const http_var_def_t def = {PX_STR("invalid_referer"), get_invalid_referer, 0,
                                        HTTP_VAR_CHANGEABLE};
@@ -743,5 +743,5 @@ conf_module_t http_referer_module = {
     .directives = referer_directives,
     .create_loc_conf = create_loc_conf,
     .merge_loc_conf = merge_loc_conf,
-    .postconfiguration = postconfiguration,
+    .preconfiguration = preconfiguration,
 };

@@ -79,8 +79,11 @@ int http_regex_exec(http_request_t *r, http_regex_t *re, px_str_t subject)
 {
     size_t ovector[2 * PX_REGEX_MAX_PAIRS];
     int rc = px_regex_exec(re->regex, subject.data, subject.len, ovector, re->pairs);
-    if (rc == PX_DECLINED)
+    if (rc == PX_DECLINED) {
+        /* as in nginx, a failed match leaves no $1..$9 behind */
+        r->ncaptures = 0;
         return 0;
+    }
     if (rc < 0) {
         px_str_t pattern = px_regex_pattern(re->regex);
         px_log_error(PX_LOG_ALERT, &r->log, 0, "pcre2_match() failed on \"%.*s\" using \"%.*s\"",

@@ -27,6 +27,8 @@ static void finalize_connection(http_request_t *r);
 static void close_connection(http_conn_t *hc);
 static void run_phases(http_request_t *r);
 static void run_location_phases(http_request_t *r);
+static void run_server_phases(http_request_t *r);
+static void use_location(http_request_t *r, http_core_loc_conf_t *clcf);
 static int run_phase(http_request_t *r, px_array_t *handlers);
 static void write_output(http_request_t *r);
 static int redirect_allowed(http_request_t *r, const char *how, px_str_t target);
@@ -708,7 +710,15 @@ static void process_head(http_request_t *r)
         return;
     }
 
-    rc = run_phase(r, &cmcf->phase_server_rewrite);
+    run_server_phases(r);
+}
+
+/* From the server-rewrite phase on: a new request, and every internal redirect. */
+static void run_server_phases(http_request_t *r)
+{
+    http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
+    use_location(r, server_loc(r->srv));
+    int rc = run_phase(r, &cmcf->phase_server_rewrite);
     if (rc != PX_DECLINED) {
         http_finalize(r, rc);
         return;
@@ -776,13 +786,20 @@ px_str_t http_absolute_location(http_request_t *r, px_str_t path)
 {
     if (path.len == 0 || path.data[0] != '/' || !r->loc->absolute_redirect)
         return path;
-    px_str_t host = r->loc->server_name_in_redirect || r->host.len == 0 ? r->srv->server_name : r->host;
+    if (r->conn->local_len == 0) {
+        r->conn->local_len = sizeof(r->conn->local);
+        getsockname(r->conn->io.fd, (struct sockaddr *)&r->conn->local, &r->conn->local_len);
+    }
+    /* the server name if told so, else the request's host, else (nginx) the local address */
+    px_str_t host = r->loc->server_name_in_redirect ? r->srv->server_name : r->host;
+    char addr[PX_ADDR_TEXT_SIZE];
+    if (host.len == 0 && !r->loc->server_name_in_redirect) {
+        size_t n = px_addr_to_text((struct sockaddr *)&r->conn->local, r->conn->local_len, 0, addr,
+                                   sizeof(addr));
+        host = px_str_make(addr, n);
+    }
     char port[16] = "";
     if (r->loc->port_in_redirect) {
-        if (r->conn->local_len == 0) {
-            r->conn->local_len = sizeof(r->conn->local);
-            getsockname(r->conn->io.fd, (struct sockaddr *)&r->conn->local, &r->conn->local_len);
-        }
         int pnum = 0;
         if (r->conn->local.ss_family == AF_INET)
             pnum = ntohs(((struct sockaddr_in *)&r->conn->local)->sin_port);
@@ -872,13 +889,19 @@ static void run_location_phases(http_request_t *r)
     rc = run_phase(r, &cmcf->phase_preaccess);
     if (rc == PX_DECLINED)
         rc = run_phase(r, &cmcf->phase_access);
-    if (rc == PX_DECLINED)
-        rc = run_phase(r, &cmcf->phase_precontent);
     if (rc != PX_DECLINED) {
         http_finalize(r, rc);
         return;
     }
-    /* PX_DONE: the handler owns the request now, and may have finished it already */
+    /* From here PX_DONE means the handler owns the request now (an internal redirect, a
+     * response it streams), and may have finished it already: r is not touched again. */
+    rc = run_phase(r, &cmcf->phase_precontent);
+    if (rc == PX_DONE)
+        return;
+    if (rc != PX_DECLINED) {
+        http_finalize(r, rc);
+        return;
+    }
     if (clcf->content_handler) {
         rc = clcf->content_handler(r);
     } else {
@@ -911,7 +934,7 @@ int http_internal_redirect(http_request_t *r, px_str_t uri, px_str_t args)
     r->internal = 1;
     http_set_exten(r);
     /* nginx keeps the values already computed (map, set) across internal redirects */
-    run_phases(r);
+    run_server_phases(r);
     return PX_DONE;
 }
 

@@ -271,7 +271,7 @@ static const char *set_if(conf_ctx_t *cf, const conf_node_t *n, const conf_direc
     /* the block's own rewrite directives land inline in this level's list */
     rewrite_loc_conf_t *inner = ctx->loc_conf[http_rewrite_module.index];
     inner->ops = rlcf->ops;
-    unsigned type = cf->type == CONF_SRV || cf->type == CONF_SIF ? CONF_SIF : CONF_LIF;
+    unsigned type = cf->type == CONF_SRV ? CONF_SIF : CONF_LIF;
     if (http_core_if_apply(cf, n, ctx, type) != PX_OK)
         return CONF_ERROR;
     inner->ops = NULL;
@@ -517,7 +517,8 @@ static const conf_directive_t rewrite_directives[] = {
     {"return", RW_CTX, CONF_TAKE12, set_return, CONF_HTTP_LOC_CONF, 0, NULL},
     {"break", RW_CTX, CONF_NOARGS, set_break, CONF_HTTP_LOC_CONF, 0, NULL},
     {"set", RW_CTX, CONF_TAKE2, set_set, CONF_HTTP_LOC_CONF, 0, NULL},
-    {"if", CONF_SRV | CONF_LOC | CONF_SIF | CONF_LIF, CONF_BLOCK | CONF_1MORE, set_if,
+    /* not inside another if (), as nginx */
+    {"if", CONF_SRV | CONF_LOC, CONF_BLOCK | CONF_1MORE, set_if,
      CONF_HTTP_LOC_CONF, 0, NULL},
     {"rewrite_log", CONF_HTTP | RW_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_LOC_CONF,
      offsetof(rewrite_loc_conf_t, log), NULL},

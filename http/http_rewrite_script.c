@@ -221,6 +221,8 @@ size_t http_rw_unescape_redirect(char *s, size_t n)
             s[d++] = s[i + 2];
         }
         i += 3;
+        if (ch == '?') /* a decoded '?' ends the unescaping as a written one does */
+            break;
     }
     if (i < n && d < i)
         memmove(s + d, s + i, n - i);

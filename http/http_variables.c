@@ -903,6 +903,23 @@ int http_variables_preconfigure(conf_ctx_t *cf)
         if (http_var_define(cf, &defs[i]) != PX_OK)
             return PX_ERROR;
     }
+    /* nginx defines these request headers as variables of their own (the rest come from the
+     * http_ family): `set` cannot take them over */
+    static const char *const own_headers[] = {"host", "user_agent", "referer", "via",
+                                              "x_forwarded_for", "cookie"};
+    for (size_t i = 0; i < sizeof(own_headers) / sizeof(own_headers[0]); i++) {
+        px_str_t suffix = px_str_make(own_headers[i], strlen(own_headers[i]));
+        http_var_prefix_arg_t *arg = px_palloc(cf->pool, sizeof(*arg));
+        char *name = px_psprintf(cf->pool, "http_%s", own_headers[i]);
+        if (arg == NULL || name == NULL)
+            return PX_ERROR;
+        arg->suffix = suffix;
+        arg->data = 0;
+        const http_var_def_t def = {px_str_make(name, strlen(name)), get_http_prefix,
+                                    (uintptr_t)arg, 0};
+        if (http_var_define(cf, &def) != PX_OK)
+            return PX_ERROR;
+    }
     const http_var_def_t args = {PX_STR("args"), get_request_str, offsetof(http_request_t, args),
                                  HTTP_VAR_CHANGEABLE | nc};
     return http_var_define_settable(cf, &args, set_args);

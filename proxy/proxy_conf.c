@@ -381,7 +381,7 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     return build_headers(cf, c);
 }
 
-static int postconfiguration(conf_ctx_t *cf)
+static int preconfiguration(conf_ctx_t *cf)
 {
     proxy_define_variables(cf);
     return PX_OK;
@@ -442,7 +442,7 @@ conf_module_t proxy_http_module = {
     .directives = proxy_directives,
     .create_loc_conf = create_loc_conf,
     .merge_loc_conf = merge_loc_conf,
-    .postconfiguration = postconfiguration,
+    .preconfiguration = preconfiguration,
 };
 
 /* ---- what the runtime asks of the configuration ---- */

@@ -258,10 +258,11 @@ static void ck_unescape(const char *in, const char *expected)
 
 START_TEST(test_redirect_unescapes_up_to_the_first_question_mark)
 {
-    ck_unescape("/a%2Bb%26c%3Fd%2F", "/a+b&c?d/");
+    ck_unescape("/a%2Bb%26c%2Fd%3F%2F", "/a+b&c/d?%2F");
     ck_unescape("/a%20b%25c%22", "/a%20b%25c%22");
     ck_unescape("/x%41?q=%41", "/xA?q=%41");
     ck_unescape("/bad%zz%4", "/badzz");
+    ck_unescape("/litA%20%2F%3F%7e?x=%41", "/litA%20/?%7e?x=%41");
     ck_unescape("", "");
 }
 END_TEST

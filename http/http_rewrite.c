@@ -42,8 +42,8 @@ typedef struct {
     int cond;
     int file_test;
     unsigned negate : 1;
-    conf_http_ctx_t *ctx;   /* if (): the block's configuration */
-    size_t next;            /* if (): the operation after the block */
+    conf_http_ctx_t *ctx; /* if (): the block's configuration */
+    size_t next;          /* if (): the operation after the block */
 } rw_op_t;
 
 typedef struct {
@@ -168,8 +168,8 @@ static const char *set_return(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     int64_t code = conf_parse_number(a0);
     const px_str_t *text = NULL;
     if (code < 0) {
-        if (n->nargs != 1 ||
-            !(starts_with(a0, "http://") || starts_with(a0, "https://") || starts_with(a0, "$scheme")))
+        if (n->nargs != 1 || !(starts_with(a0, "http://") || starts_with(a0, "https://") ||
+                               starts_with(a0, "$scheme")))
             return px_psprintf(cf->pool, "invalid return code \"%s\"", a0.data);
         op->status = 302;
         text = &n->args[0].value;
@@ -244,7 +244,8 @@ static const char *compile_condition(conf_ctx_t *cf, const conf_node_t *n, rw_op
         return CONF_ERROR;
     if (c.kind == HTTP_RW_COND_REGEX) {
         op->pattern = px_pstr(cf->pool, c.operand.data, c.operand.len);
-        return http_regex_compile(cf, op->pattern, c.caseless, &op->re) == PX_OK ? NULL : CONF_ERROR;
+        return http_regex_compile(cf, op->pattern, c.caseless, &op->re) == PX_OK ? NULL
+                                                                                 : CONF_ERROR;
     }
     if (c.kind == HTTP_RW_COND_VAR)
         return NULL;
@@ -518,8 +519,7 @@ static const conf_directive_t rewrite_directives[] = {
     {"break", RW_CTX, CONF_NOARGS, set_break, CONF_HTTP_LOC_CONF, 0, NULL},
     {"set", RW_CTX, CONF_TAKE2, set_set, CONF_HTTP_LOC_CONF, 0, NULL},
     /* not inside another if (), as nginx */
-    {"if", CONF_SRV | CONF_LOC, CONF_BLOCK | CONF_1MORE, set_if,
-     CONF_HTTP_LOC_CONF, 0, NULL},
+    {"if", CONF_SRV | CONF_LOC, CONF_BLOCK | CONF_1MORE, set_if, CONF_HTTP_LOC_CONF, 0, NULL},
     {"rewrite_log", CONF_HTTP | RW_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_LOC_CONF,
      offsetof(rewrite_loc_conf_t, log), NULL},
     {"uninitialized_variable_warn", CONF_HTTP | RW_CTX, CONF_FLAG, set_uninit_warn,

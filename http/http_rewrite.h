@@ -13,10 +13,10 @@ enum { HTTP_RW_COND_VAR, HTTP_RW_COND_EQ, HTTP_RW_COND_NE, HTTP_RW_COND_REGEX, H
 enum { HTTP_RW_FILE_F, HTTP_RW_FILE_D, HTTP_RW_FILE_E, HTTP_RW_FILE_X };
 
 typedef struct {
-    int kind;          /* HTTP_RW_COND_* */
-    px_str_t var;      /* the variable's name without '$' (all but file tests) */
-    px_str_t operand;  /* the value compared with, the regex, or the path of a file test */
-    int file_test;     /* HTTP_RW_FILE_* */
+    int kind;         /* HTTP_RW_COND_* */
+    px_str_t var;     /* the variable's name without '$' (all but file tests) */
+    px_str_t operand; /* the value compared with, the regex, or the path of a file test */
+    int file_test;    /* HTTP_RW_FILE_* */
     unsigned negate : 1;
     unsigned caseless : 1;
 } http_rw_cond_t;

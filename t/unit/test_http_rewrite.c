@@ -46,7 +46,8 @@ static int parse(const char *text, http_rw_cond_t *c, char *err, size_t errlen)
 
 static void ck_str(px_str_t got, const char *expected)
 {
-    ck_assert_msg(got.len == strlen(expected) && memcmp(got.data, expected, got.len) == 0,
+    ck_assert_msg(got.len == strlen(expected) &&
+                      (got.len == 0 || memcmp(got.data, expected, got.len) == 0),
                   "expected \"%s\", got \"%.*s\"", expected, (int)got.len, got.data);
 }
 
@@ -120,10 +121,10 @@ START_TEST(test_file_tests_and_their_negations)
     static const struct {
         const char *text;
         int test, negate;
-    } cases[] = {{"(-f $p)", HTTP_RW_FILE_F, 0},  {"(!-f $p)", HTTP_RW_FILE_F, 1},
-                 {"(-d $p)", HTTP_RW_FILE_D, 0},  {"(!-d $p)", HTTP_RW_FILE_D, 1},
-                 {"(-e $p)", HTTP_RW_FILE_E, 0},  {"(!-e $p)", HTTP_RW_FILE_E, 1},
-                 {"(-x $p)", HTTP_RW_FILE_X, 0},  {"( !-x $p )", HTTP_RW_FILE_X, 1}};
+    } cases[] = {{"(-f $p)", HTTP_RW_FILE_F, 0}, {"(!-f $p)", HTTP_RW_FILE_F, 1},
+                 {"(-d $p)", HTTP_RW_FILE_D, 0}, {"(!-d $p)", HTTP_RW_FILE_D, 1},
+                 {"(-e $p)", HTTP_RW_FILE_E, 0}, {"(!-e $p)", HTTP_RW_FILE_E, 1},
+                 {"(-x $p)", HTTP_RW_FILE_X, 0}, {"( !-x $p )", HTTP_RW_FILE_X, 1}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         http_rw_cond_t c;
         char err[256];

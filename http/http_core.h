@@ -88,6 +88,8 @@ typedef struct {
 } http_core_main_conf_t;
 
 typedef int (*http_handler_fn)(http_request_t *r);
+/* Appends a handler to a phase (or to the header filters), in a module's postconfiguration. */
+int http_push_handler(px_array_t *phase, http_handler_fn fn);
 
 struct http_core_srv_conf {
     px_array_t names;       /* http_server_name_t, as written */

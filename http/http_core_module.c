@@ -357,6 +357,33 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     return NULL;
 }
 
+/* A new location-level configuration (a location or an if () block) under the current
+ * server, for the block at node n. */
+static conf_http_ctx_t *new_loc_level(conf_ctx_t *cf, const conf_node_t *n)
+{
+    conf_http_ctx_t *ctx = px_pcalloc(cf->pool, sizeof(*ctx));
+    if (ctx == NULL)
+        return NULL;
+    ctx->main_conf = cf->http->main_conf;
+    ctx->srv_conf = cf->http->srv_conf;
+    if ((ctx->loc_conf = create_level(cf, CONF_HTTP_LOC_CONF)) == NULL)
+        return NULL;
+    http_core_loc_conf_t *clcf = ctx->loc_conf[http_core_module.index];
+    clcf->ctx = ctx;
+    clcf->file = n->file;
+    clcf->line = n->line;
+    return ctx;
+}
+
+int http_push_handler(px_array_t *phase, http_handler_fn fn)
+{
+    http_handler_fn *slot = px_array_push(phase);
+    if (slot == NULL)
+        return PX_ERROR;
+    *slot = fn;
+    return PX_OK;
+}
+
 static const char *set_location(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
                                 void *conf)
 {
@@ -364,15 +391,10 @@ static const char *set_location(conf_ctx_t *cf, const conf_node_t *n, const conf
     (void)conf;
     block_state_t *st = cf->block_data;
     conf_http_ctx_t *parent_ctx = cf->http;
-    conf_http_ctx_t *ctx = px_pcalloc(cf->pool, sizeof(*ctx));
-    ctx->main_conf = parent_ctx->main_conf;
-    ctx->srv_conf = parent_ctx->srv_conf;
-    if ((ctx->loc_conf = create_level(cf, CONF_HTTP_LOC_CONF)) == NULL)
+    conf_http_ctx_t *ctx = new_loc_level(cf, n);
+    if (ctx == NULL)
         return CONF_ERROR;
     http_core_loc_conf_t *clcf = ctx->loc_conf[http_core_module.index];
-    clcf->ctx = ctx;
-    clcf->file = n->file;
-    clcf->line = n->line;
 
     px_str_t args[2];
     for (size_t i = 0; i < n->nargs; i++)
@@ -414,19 +436,13 @@ static const char *set_location(conf_ctx_t *cf, const conf_node_t *n, const conf
 conf_http_ctx_t *http_core_if_level(conf_ctx_t *cf, const conf_node_t *n)
 {
     block_state_t *st = cf->block_data;
-    conf_http_ctx_t *parent_ctx = cf->http;
-    conf_http_ctx_t *ctx = px_pcalloc(cf->pool, sizeof(*ctx));
-    ctx->main_conf = parent_ctx->main_conf;
-    ctx->srv_conf = parent_ctx->srv_conf;
-    if ((ctx->loc_conf = create_level(cf, CONF_HTTP_LOC_CONF)) == NULL)
+    conf_http_ctx_t *ctx = new_loc_level(cf, n);
+    if (ctx == NULL)
         return NULL;
-    http_core_loc_conf_t *parent = parent_ctx->loc_conf[http_core_module.index];
+    http_core_loc_conf_t *parent = cf->http->loc_conf[http_core_module.index];
     http_core_loc_conf_t *clcf = ctx->loc_conf[http_core_module.index];
     /* the block stands in for its location: directives inside see the location's name
      * and kind (proxy_pass checks them) */
-    clcf->ctx = ctx;
-    clcf->file = n->file;
-    clcf->line = n->line;
     clcf->name = parent->name;
     clcf->kind = parent->kind;
     clcf->regex = parent->regex;

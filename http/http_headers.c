@@ -468,11 +468,7 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
 static int postconfiguration(conf_ctx_t *cf)
 {
     http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
-    http_handler_fn *slot = px_array_push(&cmcf->header_filters);
-    if (slot == NULL)
-        return PX_ERROR;
-    *slot = headers_filter;
-    return PX_OK;
+    return http_push_handler(&cmcf->header_filters, headers_filter);
 }
 
 static const conf_directive_t headers_directives[] = {

@@ -428,15 +428,6 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     return NULL;
 }
 
-static int push_handler(px_array_t *phase, http_handler_fn fn)
-{
-    http_handler_fn *slot = px_array_push(phase);
-    if (slot == NULL)
-        return PX_ERROR;
-    *slot = fn;
-    return PX_OK;
-}
-
 static int preconfiguration(conf_ctx_t *cf)
 {
     static const http_var_def_t vars[] = {
@@ -455,8 +446,8 @@ static int postconfiguration(conf_ctx_t *cf)
     http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
     /* post-read sees the server's settings; preaccess the location's, for a request the
      * server level left alone */
-    if (push_handler(&cmcf->phase_post_read, realip_handler) != PX_OK ||
-        push_handler(&cmcf->phase_preaccess, realip_handler) != PX_OK)
+    if (http_push_handler(&cmcf->phase_post_read, realip_handler) != PX_OK ||
+        http_push_handler(&cmcf->phase_preaccess, realip_handler) != PX_OK)
         return PX_ERROR;
     return PX_OK;
 }

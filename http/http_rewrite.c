@@ -502,12 +502,9 @@ static int run_script(http_request_t *r)
 static int postconfiguration(conf_ctx_t *cf)
 {
     http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
-    http_handler_fn *s = px_array_push(&cmcf->phase_server_rewrite);
-    http_handler_fn *l = px_array_push(&cmcf->phase_rewrite);
-    if (s == NULL || l == NULL)
+    if (http_push_handler(&cmcf->phase_server_rewrite, run_script) != PX_OK ||
+        http_push_handler(&cmcf->phase_rewrite, run_script) != PX_OK)
         return PX_ERROR;
-    *s = run_script;
-    *l = run_script;
     return PX_OK;
 }
 

@@ -1143,15 +1143,6 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
     return NULL;
 }
 
-static int push_handler(px_array_t *phase, http_handler_fn fn)
-{
-    http_handler_fn *slot = px_array_push(phase);
-    if (slot == NULL)
-        return PX_ERROR;
-    *slot = fn;
-    return PX_OK;
-}
-
 static int preconfiguration(conf_ctx_t *cf)
 {
     static const http_var_def_t vars[] = {
@@ -1169,9 +1160,9 @@ static int preconfiguration(conf_ctx_t *cf)
 static int postconfiguration(conf_ctx_t *cf)
 {
     http_core_main_conf_t *cmcf = cf->http->main_conf[http_core_module.index];
-    if (push_handler(&cmcf->phase_precontent, try_files_handler) != PX_OK ||
-        push_handler(&cmcf->phase_content, index_handler) != PX_OK ||
-        push_handler(&cmcf->phase_content, static_handler) != PX_OK)
+    if (http_push_handler(&cmcf->phase_precontent, try_files_handler) != PX_OK ||
+        http_push_handler(&cmcf->phase_content, index_handler) != PX_OK ||
+        http_push_handler(&cmcf->phase_content, static_handler) != PX_OK)
         return PX_ERROR;
     return PX_OK;
 }

@@ -251,16 +251,27 @@ def wait_for_text(path, needle, timeout=5.0):
 
 class Differential(unittest.TestCase):
     """Runs CONF (with %(port)d) under proxyd and under nginx for the whole class, so each test
-    can send the same bytes to both and compare the answers."""
+    can send the same bytes to both and compare the answers. A subclass may change what each
+    side reads (conf_text) and write files next to each configuration (prepare)."""
     CONF = None
+
+    @classmethod
+    def conf_text(cls, port):
+        return cls.CONF % {"port": port}
+
+    @classmethod
+    def prepare(cls, server):
+        pass
 
     @classmethod
     def setUpClass(cls):
         cls.port = free_port()
         cls.nginx_port = free_port()
-        cls.proxyd = Proxyd(cls.CONF % {"port": cls.port})
-        cls.nginx = NginxRef(cls.CONF % {"port": cls.nginx_port})
+        cls.proxyd = Proxyd(cls.conf_text(cls.port))
+        cls.nginx = NginxRef(cls.conf_text(cls.nginx_port))
         try:
+            for server in (cls.proxyd, cls.nginx):
+                cls.prepare(server)
             cls.proxyd.start(wait_for=cls.port)
             cls.nginx.start(wait_for=cls.nginx_port)
         except Exception:

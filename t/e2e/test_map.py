@@ -144,22 +144,9 @@ class MapTest(proxyd_test.Differential):
     CONF = MAP_CONF
 
     @classmethod
-    def setUpClass(cls):
-        # Like Differential's, with the included file written next to each configuration.
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(cls.CONF % {"port": cls.port})
-        cls.nginx = proxyd_test.NginxRef(cls.CONF % {"port": cls.nginx_port})
-        try:
-            for server in (cls.proxyd, cls.nginx):
-                with open(server.path("map_inc.conf"), "w") as f:
-                    f.write(INCLUDED)
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
-        except Exception:
-            cls.proxyd.cleanup()
-            cls.nginx.cleanup()
-            raise
+    def prepare(cls, server):
+        with open(server.path("map_inc.conf"), "w") as f:
+            f.write(INCLUDED)
 
     def body_of(self, data):
         answer = self.exchange(data)

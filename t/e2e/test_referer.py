@@ -100,26 +100,23 @@ def request(host, path, referers):
     return (head + "\r\n").encode()
 
 
-class RefererDifferentialTest(unittest.TestCase):
+class RefererDifferentialTest(proxyd_test.Differential):
+    @classmethod
+    def conf_text(cls, port):
+        return CONF.replace("BACKEND", cls.backend.address) % {"port": port}
+
     @classmethod
     def setUpClass(cls):
         cls.backend = proxyd_test.RecordingBackend(response=echo_invalid)
-        conf = CONF.replace("BACKEND", cls.backend.address)
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(conf % {"port": cls.port})
-        cls.nginx = proxyd_test.NginxRef(conf % {"port": cls.nginx_port})
         try:
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
+            super().setUpClass()
         except Exception:
-            cls.tearDownClass()
+            cls.backend.close()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.proxyd.cleanup()
-        cls.nginx.cleanup()
+        super().tearDownClass()
         cls.backend.close()
 
     def answer(self, port, data):
@@ -199,28 +196,25 @@ http {
 """
 
 
-class RefererGuardTest(unittest.TestCase):
+class RefererGuardTest(proxyd_test.Differential):
     """The documented use: `if ($invalid_referer) { return 403; }`, same answers as nginx."""
+
+    @classmethod
+    def conf_text(cls, port):
+        return GUARD_CONF.replace("BACKEND", cls.backend.address) % {"port": port}
 
     @classmethod
     def setUpClass(cls):
         cls.backend = proxyd_test.RecordingBackend(response=echo_invalid)
-        conf = GUARD_CONF.replace("BACKEND", cls.backend.address)
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(conf % {"port": cls.port})
-        cls.nginx = proxyd_test.NginxRef(conf % {"port": cls.nginx_port})
         try:
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
+            super().setUpClass()
         except Exception:
-            cls.tearDownClass()
+            cls.backend.close()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.proxyd.cleanup()
-        cls.nginx.cleanup()
+        super().tearDownClass()
         cls.backend.close()
 
     def status(self, path, referer):

@@ -145,31 +145,31 @@ def etag(size):
     return '"%x-%x"' % (MTIME, size)
 
 
-class StaticDifferential(unittest.TestCase):
+class StaticDifferential(proxyd_test.Differential):
     """One configuration under proxyd and nginx over the same document tree."""
+
+    @classmethod
+    def conf_text(cls, port):
+        return CONF % {"port": port, "root": cls.root}
+
+    @classmethod
+    def prepare(cls, server):
+        shutil.copy(MIME_TYPES, server.path("mime.types"))
 
     @classmethod
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="proxyd-static-")
         os.chmod(cls.root, 0o755)
         build_tree(cls.root)
-        cls.port = proxyd_test.free_port()
-        cls.nginx_port = proxyd_test.free_port()
-        cls.proxyd = proxyd_test.Proxyd(CONF % {"port": cls.port, "root": cls.root})
-        cls.nginx = proxyd_test.NginxRef(CONF % {"port": cls.nginx_port, "root": cls.root})
-        shutil.copy(MIME_TYPES, cls.proxyd.path("mime.types"))
-        shutil.copy(MIME_TYPES, cls.nginx.path("mime.types"))
         try:
-            cls.proxyd.start(wait_for=cls.port)
-            cls.nginx.start(wait_for=cls.nginx_port)
+            super().setUpClass()
         except Exception:
-            cls.tearDownClass()
+            shutil.rmtree(cls.root, ignore_errors=True)
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.proxyd.cleanup()
-        cls.nginx.cleanup()
+        super().tearDownClass()
         shutil.rmtree(cls.root, ignore_errors=True)
 
     def request(self, port, target, method="GET", headers=()):

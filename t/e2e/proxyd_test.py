@@ -294,6 +294,35 @@ class Differential(unittest.TestCase):
         return got
 
 
+class BackendDifferential(Differential):
+    """A Differential whose configuration (TEMPLATE) proxies to one backend started for the
+    class: the word BACKEND in it becomes the backend's address."""
+    TEMPLATE = None
+
+    @classmethod
+    def make_backend(cls):
+        return RecordingBackend()
+
+    @classmethod
+    def backend_address(cls):
+        return cls.backend.address
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = cls.make_backend()
+        cls.CONF = cls.TEMPLATE.replace("BACKEND", cls.backend_address())
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.backend.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.backend.close()
+
+
 class TempDirCase(unittest.TestCase):
     """A test with a fresh directory (self.dir) removed afterwards, and write(name, text)."""
     PREFIX = "proxyd-e2e-"

@@ -501,31 +501,19 @@ http {
 """
 
 
-class ProxiedHeadersTest(HeadersDifferential):
+class ProxiedHeadersTest(proxyd_test.BackendDifferential, HeadersDifferential):
     """expires and add_header on a proxied response that has Expires, Cache-Control, ETag and
     Last-Modified of its own: nginx rewrites those lines where they stand."""
 
-    @classmethod
-    def setUpClass(cls):
-        probe = proxyd_test.Proxyd("http { server { location / { proxy_pass http://127.0.0.1:1; } } }\n")
-        try:
-            _, err = probe.test_config()
-        finally:
-            probe.cleanup()
-        if 'unknown directive "proxy_pass"' in err:
-            raise unittest.SkipTest("proxyd has no proxy_pass yet")
-        cls.backend = Backend()
-        cls.CONF = PROXIED_CONF.replace("BACKEND", str(cls.backend.port))
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.backend.close()
-            raise
+    TEMPLATE = PROXIED_CONF
 
     @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.backend.close()
+    def make_backend(cls):
+        return Backend()
+
+    @classmethod
+    def backend_address(cls):
+        return str(cls.backend.port)
 
     def test_expires_rewrites_upstream_lines_in_place_and_drops_extra_cache_control(self):
         _, headers, _ = self.both("/p/")

@@ -137,21 +137,12 @@ def exchange_from(port, data):
     return re.sub(rb"\b%d\b" % cport, b"CPORT", out)
 
 
-class RealipTest(proxyd_test.Differential):
-    @classmethod
-    def setUpClass(cls):
-        cls.backend = proxyd_test.RecordingBackend(keepalive=True)
-        cls.CONF = CONF.replace("BACKEND", cls.backend.address)
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.backend.close()
-            raise
+class RealipTest(proxyd_test.BackendDifferential):
+    TEMPLATE = CONF
 
     @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.backend.close()
+    def make_backend(cls):
+        return proxyd_test.RecordingBackend(keepalive=True)
 
     def exchange(self, data):
         got = exchange_from(self.port, data)

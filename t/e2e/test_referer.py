@@ -100,24 +100,12 @@ def request(host, path, referers):
     return (head + "\r\n").encode()
 
 
-class RefererDifferentialTest(proxyd_test.Differential):
-    @classmethod
-    def conf_text(cls, port):
-        return CONF.replace("BACKEND", cls.backend.address) % {"port": port}
+class RefererDifferentialTest(proxyd_test.BackendDifferential):
+    TEMPLATE = CONF
 
     @classmethod
-    def setUpClass(cls):
-        cls.backend = proxyd_test.RecordingBackend(response=echo_invalid)
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.backend.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.backend.close()
+    def make_backend(cls):
+        return proxyd_test.RecordingBackend(response=echo_invalid)
 
     def answer(self, port, data):
         resp = proxyd_test.raw_request(port, data)
@@ -196,26 +184,14 @@ http {
 """
 
 
-class RefererGuardTest(proxyd_test.Differential):
+class RefererGuardTest(proxyd_test.BackendDifferential):
     """The documented use: `if ($invalid_referer) { return 403; }`, same answers as nginx."""
 
-    @classmethod
-    def conf_text(cls, port):
-        return GUARD_CONF.replace("BACKEND", cls.backend.address) % {"port": port}
+    TEMPLATE = GUARD_CONF
 
     @classmethod
-    def setUpClass(cls):
-        cls.backend = proxyd_test.RecordingBackend(response=echo_invalid)
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.backend.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.backend.close()
+    def make_backend(cls):
+        return proxyd_test.RecordingBackend(response=echo_invalid)
 
     def status(self, path, referer):
         data = request("guard.test", path, [] if referer is None else [referer])

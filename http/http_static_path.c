@@ -291,5 +291,6 @@ time_t http_static_parse_date(px_str_t text)
         return -1;
     }
     int64_t t = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
-    return (time_t)t;
+    /* before 1970 no file's time can compare with it (and -1 means "no date") */
+    return t < 0 ? -1 : (time_t)t;
 }

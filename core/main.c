@@ -10,6 +10,7 @@
 #include "core/modules.h"
 #include "core/px_log.h"
 #include "core/px_process.h"
+#include "core/px_shm.h"
 
 #define DEFAULT_PREFIX "/etc/proxyd/"
 #define DEFAULT_CONF "/etc/proxyd/proxyd.conf"
@@ -260,7 +261,7 @@ int main(int argc, char **argv)
     if (opt.signal)
         return send_signal(cycle);
 
-    if (px_cycle_open_listening(cycle, NULL) != PX_OK)
+    if (px_cycle_open_listening(cycle, NULL) != PX_OK || px_shm_map(cycle) != PX_OK)
         return 1;
     if (px_open_error_log(cycle) != PX_OK)
         return 1;

@@ -25,6 +25,7 @@ px_cycle_t *px_cycle_new(void)
     px_array_init(&c->listening, pool, 8, sizeof(px_listening_t *));
     px_array_init(&c->env, pool, 4, sizeof(char *));
     px_array_init(&c->worker_hooks, pool, 4, sizeof(px_worker_hooks_t));
+    px_array_init(&c->shm_zones, pool, 2, sizeof(void *));
     px_array_init(&c->files, pool, 4, sizeof(char *));
     return c;
 }

@@ -41,6 +41,7 @@ struct px_cycle {
     px_array_t listening; /* px_listening_t* */
     px_array_t env;       /* char* "NAME" or "NAME=value" */
     px_array_t worker_hooks; /* px_worker_hooks_t */
+    px_array_t shm_zones;    /* px_shm_zone_t* (px_shm.h), mapped by the master */
     void **conf;          /* per-module configuration, indexed by module index */
     px_array_t files;     /* char* paths read (for -T) */
     void *conf_tree;      /* the parsed tree, for -T dumps */

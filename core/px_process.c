@@ -4,6 +4,7 @@
  * and, on QUIT, stops accepting, closes idle connections and exits once the in-flight
  * requests are done (or worker_shutdown_timeout passes). */
 #include "core/px_process.h"
+#include "core/px_shm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -401,6 +402,8 @@ static void reap_children(px_cycle_t *cycle, int stopping)
             continue;
         worker_t w = workers[i];
         workers[i].pid = 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            px_shm_release_dead(cycle, pid);
         if (WIFSIGNALED(status))
             px_log_error(PX_LOG_ALERT, NULL, 0, "worker process %d exited on signal %d", (int)pid,
                          WTERMSIG(status));
@@ -433,7 +436,7 @@ static px_cycle_t *master_reload(px_cycle_t *cycle, px_reload_fn reload)
     px_cycle_t *next = reload(cycle);
     if (next == NULL)
         return cycle;
-    if (px_cycle_open_listening(next, cycle) != PX_OK) {
+    if (px_cycle_open_listening(next, cycle) != PX_OK || px_shm_map(next) != PX_OK) {
         /* Give back what the new cycle took over; close what it opened. */
         px_listening_t **ls = next->listening.elts;
         px_listening_t **ols = cycle->listening.elts;

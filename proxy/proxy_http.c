@@ -184,6 +184,7 @@ static int build_request(proxy_ctx_t *ctx)
     http_request_t *r = ctx->r;
     proxy_loc_conf_t *conf = ctx->conf;
     px_pbuf_t b = {NULL, 0, 0, r->pool};
+    px_pbuf_reserve(&b, 1024 + r->unparsed_uri.len); /* most requests fit */
 
     px_str_t method = r->method_name;
     if (conf->has_method == 1 && http_cv_eval(r, &conf->method, &method) != PX_OK)

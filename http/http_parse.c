@@ -711,7 +711,7 @@ int http_header_id(const char *name, size_t len)
         const unsigned char *a = (const unsigned char *)name;
         const unsigned char *b = (const unsigned char *)known_headers[i].name;
         size_t k = 0;
-        while (k < len && lower[a[k]] == lower[b[k]])
+        while (k < len && (a[k] == b[k] || lower[a[k]] == lower[b[k]]))
             k++;
         if (k == len)
             return known_headers[i].id;

@@ -262,18 +262,24 @@ void *px_array_push(px_array_t *a)
     return p;
 }
 
-void px_pbuf_put(px_pbuf_t *b, const char *s, size_t n)
+void px_pbuf_reserve(px_pbuf_t *b, size_t n)
 {
-    if (n == 0)
+    if (b->len + n <= b->cap)
         return;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        char *np = px_palloc(b->pool, cap);
-        if (b->len)
-            memcpy(np, b->p, b->len);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    size_t cap = (b->cap + n) * 2;
+    char *np = px_palloc(b->pool, cap);
+    if (b->len)
+        memcpy(np, b->p, b->len);
+    b->p = np;
+    b->cap = cap;
+}
+
+void px_pbuf_uint(px_pbuf_t *b, uint64_t n)
+{
+    char digits[20], *d = digits + sizeof(digits);
+    do {
+        *--d = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    px_pbuf_put(b, d, (size_t)(digits + sizeof(digits) - d));
 }

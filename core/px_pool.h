@@ -32,14 +32,32 @@ char *px_psprintf(px_pool_t *pool, const char *fmt, ...) __attribute__((format(p
 int px_pool_cleanup_add(px_pool_t *pool, void (*fn)(void *), void *data);
 
 /* Bytes appended in a pool (a response or request head being built): grows by doubling;
- * outgrown space stays until the pool goes. Start with {NULL, 0, 0, pool}. */
+ * outgrown space stays until the pool goes. Start with {NULL, 0, 0, pool}, and reserve
+ * what the whole will likely take so that it is built without regrowing. */
 typedef struct {
     char *p;
     size_t len, cap;
     px_pool_t *pool;
 } px_pbuf_t;
 
-void px_pbuf_put(px_pbuf_t *b, const char *s, size_t n);
+/* Makes room for n more bytes. */
+void px_pbuf_reserve(px_pbuf_t *b, size_t n);
+
+/* Inline: a head is put together from many short pieces, most of them literals whose
+ * copies the compiler turns into a store or two. */
+static inline void px_pbuf_put(px_pbuf_t *b, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->len + n > b->cap)
+        px_pbuf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* Appends the decimal digits of n. */
+void px_pbuf_uint(px_pbuf_t *b, uint64_t n);
+
 static inline void px_pbuf_str(px_pbuf_t *b, px_str_t s)
 {
     px_pbuf_put(b, s.data, s.len);

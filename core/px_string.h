@@ -51,7 +51,9 @@ static inline int px_str_caseeq(px_str_t a, px_str_t b)
     if (a.len != b.len)
         return 0;
     for (size_t i = 0; i < a.len; i++) {
-        if (px_tolower(a.data[i]) != px_tolower(b.data[i]))
+        /* names mostly come spelled alike: lowercase only the bytes that differ */
+        char x = a.data[i], y = b.data[i];
+        if (x != y && px_tolower(x) != px_tolower(y))
             return 0;
     }
     return 1;

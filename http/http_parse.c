@@ -74,6 +74,7 @@ static const struct {
     size_t len;
     int id;
 } known_headers[] = {
+    /* names of at most KNOWN_MAX_LEN (31) bytes */
     {"Host", 4, HTTP_HEADER_HOST},
     {"Connection", 10, HTTP_HEADER_CONNECTION},
     {"Content-Length", 14, HTTP_HEADER_CONTENT_LENGTH},
@@ -678,13 +679,41 @@ invalid:
     return HTTP_PARSE_INVALID_HEADER;
 }
 
+/* known_headers chained by name length, built on first use: a lookup compares the name with
+ * the one to three known names of its length instead of scanning the whole table (it runs
+ * for every header of every request and of every upstream response). */
+#define KNOWN_HEADERS (sizeof(known_headers) / sizeof(known_headers[0]))
+#define KNOWN_MAX_LEN 31
+static signed char known_by_len[KNOWN_MAX_LEN + 1]; /* first index with that length, -1 none */
+static signed char known_next[KNOWN_HEADERS];       /* next index with the same length */
+static unsigned char lower[256];                    /* ASCII lowercase of every byte */
+static int known_indexed;
+
+static void index_known_headers(void)
+{
+    for (int c = 0; c < 256; c++)
+        lower[c] = (unsigned char)px_tolower((char)c);
+    memset(known_by_len, -1, sizeof(known_by_len));
+    for (int i = (int)KNOWN_HEADERS - 1; i >= 0; i--) {
+        known_next[i] = known_by_len[known_headers[i].len];
+        known_by_len[known_headers[i].len] = (signed char)i;
+    }
+    known_indexed = 1;
+}
+
 int http_header_id(const char *name, size_t len)
 {
-    px_str_t s = px_str_make(name, len);
-
-    for (size_t i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++) {
-        if (known_headers[i].len == len &&
-            px_str_caseeq(s, px_str_make(known_headers[i].name, known_headers[i].len)))
+    if (len > KNOWN_MAX_LEN)
+        return HTTP_HEADER_OTHER;
+    if (!known_indexed)
+        index_known_headers();
+    for (int i = known_by_len[len]; i >= 0; i = known_next[i]) {
+        const unsigned char *a = (const unsigned char *)name;
+        const unsigned char *b = (const unsigned char *)known_headers[i].name;
+        size_t k = 0;
+        while (k < len && (a[k] == b[k] || lower[a[k]] == lower[b[k]]))
+            k++;
+        if (k == len)
             return known_headers[i].id;
     }
     return HTTP_HEADER_OTHER;

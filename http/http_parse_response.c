@@ -222,13 +222,16 @@ not_http:
     return HTTP_PARSE_RESPONSE_09;
 }
 
-/* Case-insensitive substring search, as nginx tests Connection values. */
+/* Case-insensitive substring search, as nginx tests Connection values; needle is lowercase
+ * (its first byte screens the positions before a full comparison). */
 static int contains_token(http_span_t v, const char *buf, const char *needle)
 {
     size_t n = strlen(needle);
+    const char *p = buf + v.start;
 
     for (size_t i = 0; i + n <= v.len; i++) {
-        if (px_str_caseeq(px_str_make(buf + v.start + i, n), px_str_make(needle, n)))
+        if (px_tolower(p[i]) == needle[0] &&
+            px_str_caseeq(px_str_make(p + i, n), px_str_make(needle, n)))
             return 1;
     }
     return 0;
@@ -256,7 +259,6 @@ static int apply_header(http_response_t *r, const char *buf)
 {
     const char *value = buf + r->header_value.start;
 
-    r->header_hash = http_hash_name(buf + r->header_name.start, r->header_name.len);
     r->header_id = http_header_id(buf + r->header_name.start, r->header_name.len);
 
     switch (r->header_id) {
@@ -325,6 +327,19 @@ static int invalid_header(http_response_t *r, size_t at)
     return HTTP_PARSE_UPSTREAM_INVALID_HEADER;
 }
 
+/* A name byte that needs no decision: not the colon, not a control or a space (invalid), not
+ * the '/' of a stray "HTTP/" status line. */
+static int plain_name_byte(unsigned char ch)
+{
+    return ch > 0x20 && ch != 0x7f && ch != ':' && ch != '/';
+}
+
+/* A value byte that needs no decision: not a space (maybe trailing), CR, LF or NUL. */
+static int plain_value_byte(unsigned char ch)
+{
+    return ch != ' ' && ch != CR && ch != LF && ch != '\0';
+}
+
 int http_response_parse_header_line(http_response_t *r, const char *buf, size_t len)
 {
     size_t i;
@@ -354,6 +369,11 @@ int http_response_parse_header_line(http_response_t *r, const char *buf, size_t 
             break;
 
         case HS_NAME:
+            /* the name's ordinary bytes in a tight loop; the tests below see only the rest */
+            while (plain_name_byte(ch) && ++i < len)
+                ch = (unsigned char)buf[i];
+            if (i == len)
+                goto more;
             if (ch == ':') {
                 r->header_name.len = i - r->header_name.start;
                 r->state = HS_SPACE_BEFORE_VALUE;
@@ -382,8 +402,14 @@ int http_response_parse_header_line(http_response_t *r, const char *buf, size_t 
             if (ch == ' ')
                 break;
             span_set(&r->header_value, i, i);
+            r->state = HS_VALUE;
             /* fall through */
         case HS_VALUE:
+            /* likewise the value's: the switch sees only what may end or trim it */
+            while (plain_value_byte(ch) && ++i < len)
+                ch = (unsigned char)buf[i];
+            if (i == len)
+                goto more;
             switch (ch) {
             case ' ':
                 r->mark = i;
@@ -397,8 +423,6 @@ int http_response_parse_header_line(http_response_t *r, const char *buf, size_t 
                 return header_done(r, buf, i, i + 1);
             case '\0':
                 goto invalid;
-            default:
-                r->state = HS_VALUE;
             }
             break;
 
@@ -442,6 +466,7 @@ int http_response_parse_header_line(http_response_t *r, const char *buf, size_t 
         }
     }
 
+more:
     r->pos = len;
     return HTTP_PARSE_AGAIN;
 

@@ -70,7 +70,6 @@ typedef struct {
     http_span_t header_line; /* name through trimmed value */
     http_span_t header_name;
     http_span_t header_value; /* without leading and trailing spaces (tabs are kept) */
-    uint32_t header_hash;     /* http_hash_name() of the name */
     int header_id;            /* http_header_id() of the name */
 
     /* What the headers said so far; final at HTTP_PARSE_HEADERS_DONE. */

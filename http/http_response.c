@@ -81,8 +81,9 @@ static void build_head(http_request_t *r, px_pbuf_t *b)
         px_pbuf_lit(b, "\r\n");
     }
     if (r->out_content_length >= 0) {
-        n = snprintf(line, sizeof(line), "Content-Length: %lld\r\n", (long long)r->out_content_length);
-        px_pbuf_put(b, line, (size_t)n);
+        px_pbuf_lit(b, "Content-Length: ");
+        px_pbuf_uint(b, (uint64_t)r->out_content_length);
+        px_pbuf_lit(b, "\r\n");
     }
     if (r->last_modified.len) {
         px_pbuf_lit(b, "Last-Modified: ");
@@ -101,9 +102,9 @@ static void build_head(http_request_t *r, px_pbuf_t *b)
     } else if (r->keepalive_out) {
         px_pbuf_lit(b, "Connection: keep-alive\r\n");
         if (loc && loc->keepalive_header >= 0) {
-            n = snprintf(line, sizeof(line), "Keep-Alive: timeout=%lld\r\n",
-                         (long long)loc->keepalive_header);
-            px_pbuf_put(b, line, (size_t)n);
+            px_pbuf_lit(b, "Keep-Alive: timeout=");
+            px_pbuf_uint(b, (uint64_t)loc->keepalive_header);
+            px_pbuf_lit(b, "\r\n");
         }
     } else {
         px_pbuf_lit(b, "Connection: close\r\n");
@@ -250,6 +251,7 @@ int http_send_header(http_request_t *r)
     if (r->http_major < 1)
         return PX_OK;
     px_pbuf_t b = {NULL, 0, 0, r->pool};
+    px_pbuf_reserve(&b, 512); /* most heads fit */
     build_head(r, &b);
     r->header_bytes_sent = b.len;
     return push(r, b.p, b.len, NULL, NULL) < 0 ? PX_ERROR : PX_OK;

@@ -184,6 +184,7 @@ static int build_request(proxy_ctx_t *ctx)
     http_request_t *r = ctx->r;
     proxy_loc_conf_t *conf = ctx->conf;
     px_pbuf_t b = {NULL, 0, 0, r->pool};
+    px_pbuf_reserve(&b, 1024 + r->unparsed_uri.len); /* most requests fit */
 
     px_str_t method = r->method_name;
     if (conf->has_method == 1 && http_cv_eval(r, &conf->method, &method) != PX_OK)
@@ -585,7 +586,33 @@ static void process_head(proxy_ctx_t *ctx)
     start_body(ctx);
 }
 
-/* Stores the header lines of the head in r->upstream_headers (slices into bufs[0]). */
+/* The header lines point into bufs[0], which carries body bytes next and which the access log
+ * may outlive ($upstream_http_*): the head is copied into the request's pool in one piece and
+ * the lines re-pointed there, each name and value NUL-terminated in the copy (what follows
+ * each, a colon, a space or the line's end, is not part of any name or value). */
+static int keep_head(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    const char *buf = ctx->bufs[0].data;
+    size_t len = ctx->resp.pos;
+    char *copy = px_palloc(r->pool, len + 1);
+    if (copy == NULL)
+        return PX_ERROR;
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    http_header_t *h = r->upstream_headers.elts;
+    for (size_t i = 0; h && i < r->upstream_headers.nelts; i++) {
+        size_t name = (size_t)(h[i].name.data - buf), value = (size_t)(h[i].value.data - buf);
+        h[i].name.data = copy + name;
+        h[i].value.data = copy + value;
+        copy[name + h[i].name.len] = '\0';
+        copy[value + h[i].value.len] = '\0';
+    }
+    return PX_OK;
+}
+
+/* Stores the header lines of the head in r->upstream_headers (slices into bufs[0], then into
+ * keep_head's copy). */
 static int read_head(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
@@ -622,13 +649,10 @@ static int read_head(proxy_ctx_t *ctx)
                 if (rc == HTTP_PARSE_OK) {
                     if (r->upstream_headers.elts == NULL)
                         px_array_init(&r->upstream_headers, r->pool, 16, sizeof(http_header_t));
-                    /* copied: the buffer carries body bytes next, and the access log may
-                     * still read $upstream_http_* */
+                    /* slices of the buffer until the head is complete (keep_head) */
                     http_header_t *h = px_array_push(&r->upstream_headers);
-                    px_str_t name = buf_str(ctx, ctx->resp.header_name);
-                    px_str_t value = buf_str(ctx, ctx->resp.header_value);
-                    h->name = px_pstr(r->pool, name.data, name.len);
-                    h->value = px_pstr(r->pool, value.data, value.len);
+                    h->name = buf_str(ctx, ctx->resp.header_name);
+                    h->value = buf_str(ctx, ctx->resp.header_value);
                     continue;
                 }
                 if (rc == HTTP_PARSE_HEADERS_DONE) {
@@ -638,6 +662,10 @@ static int read_head(proxy_ctx_t *ctx)
                         ctx->parse_phase = 0;
                         r->upstream_headers.nelts = 0;
                         continue;
+                    }
+                    if (keep_head(ctx) != PX_OK) {
+                        fail(ctx, 500);
+                        return PX_ERROR;
                     }
                     process_head(ctx);
                     return PX_DONE;

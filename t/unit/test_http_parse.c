@@ -644,6 +644,46 @@ START_TEST(test_known_headers_found_case_insensitively)
 }
 END_TEST
 
+/* Names that share a length (the lookup chains them by length) are each found, and a name
+ * longer than any known one is not. */
+START_TEST(test_every_known_header_found_among_names_of_its_length)
+{
+    static const struct {
+        const char *name;
+        int id;
+    } all[] = {
+        {"TE", HTTP_HEADER_TE},
+        {"Via", HTTP_HEADER_VIA},
+        {"Host", HTTP_HEADER_HOST},
+        {"Range", HTTP_HEADER_RANGE},
+        {"Expect", HTTP_HEADER_EXPECT},
+        {"Cookie", HTTP_HEADER_COOKIE},
+        {"Upgrade", HTTP_HEADER_UPGRADE},
+        {"Referer", HTTP_HEADER_REFERER},
+        {"If-Range", HTTP_HEADER_IF_RANGE},
+        {"If-Match", HTTP_HEADER_IF_MATCH},
+        {"X-Real-IP", HTTP_HEADER_X_REAL_IP},
+        {"Connection", HTTP_HEADER_CONNECTION},
+        {"Keep-Alive", HTTP_HEADER_KEEP_ALIVE},
+        {"User-Agent", HTTP_HEADER_USER_AGENT},
+        {"Content-Type", HTTP_HEADER_CONTENT_TYPE},
+        {"Authorization", HTTP_HEADER_AUTHORIZATION},
+        {"If-None-Match", HTTP_HEADER_IF_NONE_MATCH},
+        {"Content-Length", HTTP_HEADER_CONTENT_LENGTH},
+        {"Accept-Encoding", HTTP_HEADER_ACCEPT_ENCODING},
+        {"X-Forwarded-For", HTTP_HEADER_X_FORWARDED_FOR},
+        {"Transfer-Encoding", HTTP_HEADER_TRANSFER_ENCODING},
+        {"If-Modified-Since", HTTP_HEADER_IF_MODIFIED_SINCE},
+        {"If-Unmodified-Since", HTTP_HEADER_IF_UNMODIFIED_SINCE},
+    };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        ck_assert_int_eq(http_header_id(all[i].name, strlen(all[i].name)), all[i].id);
+    ck_assert_int_eq(http_header_id("Keep-Alivf", 10), HTTP_HEADER_OTHER);
+    ck_assert_int_eq(http_header_id("X-A-Header-Name-Longer-Than-Any-Known-One", 41),
+                     HTTP_HEADER_OTHER);
+}
+END_TEST
+
 START_TEST(test_parse_errors_map_to_nginx_status)
 {
     ck_assert_int_eq(http_parse_status(HTTP_PARSE_INVALID_VERSION), 505);
@@ -1159,6 +1199,7 @@ static Suite *http_parse_suite(void)
     tcase_add_test(hl, test_header_block_resumes_at_every_split);
     tcase_add_test(hl, test_header_hash_ignores_case);
     tcase_add_test(hl, test_known_headers_found_case_insensitively);
+    tcase_add_test(hl, test_every_known_header_found_among_names_of_its_length);
     suite_add_tcase(s, hl);
 
     tcase_add_loop_test(ch, test_chunked_decodes_nginx_forms, 0, N(chunked_ok_cases));

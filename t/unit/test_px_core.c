@@ -50,6 +50,24 @@ START_TEST(test_psprintf_formats_into_the_pool)
 }
 END_TEST
 
+START_TEST(test_pbuf_appends_numbers_and_keeps_bytes_across_growth)
+{
+    px_pool_t *pool = px_pool_create(256);
+    px_pbuf_t b = {NULL, 0, 0, pool};
+    px_pbuf_reserve(&b, 4);
+    px_pbuf_lit(&b, "n=");
+    px_pbuf_uint(&b, 0);
+    px_pbuf_lit(&b, ",");
+    px_pbuf_uint(&b, 1234567890);
+    px_pbuf_lit(&b, ",");
+    px_pbuf_uint(&b, UINT64_MAX);
+    ck_assert_uint_eq(b.len, strlen("n=0,1234567890,18446744073709551615"));
+    ck_assert(memcmp(b.p, "n=0,1234567890,18446744073709551615", b.len) == 0);
+    ck_assert_uint_ge(b.cap, b.len);
+    px_pool_destroy(pool);
+}
+END_TEST
+
 START_TEST(test_array_push_grows_and_zeroes)
 {
     px_pool_t *p = px_pool_create(256);
@@ -133,6 +151,7 @@ int main(void)
     tcase_add_test(tc, test_pool_allocations_are_aligned_and_survive_growth);
     tcase_add_test(tc, test_pool_runs_cleanups_on_reset_and_destroy);
     tcase_add_test(tc, test_psprintf_formats_into_the_pool);
+    tcase_add_test(tc, test_pbuf_appends_numbers_and_keeps_bytes_across_growth);
     tcase_add_test(tc, test_array_push_grows_and_zeroes);
     tcase_add_test(tc, test_timers_fire_in_deadline_order_and_deleted_ones_never);
     tcase_add_test(tc, test_posted_calls_run_once_in_order_and_cancel_works);

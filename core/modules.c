@@ -13,6 +13,7 @@ extern conf_module_t http_realip_module;
 extern conf_module_t http_headers_module;
 extern conf_module_t http_referer_module;
 extern conf_module_t http_static_module;
+extern conf_module_t ups_http_module;
 extern conf_module_t proxy_http_module;
 
 conf_module_t *px_modules[] = {
@@ -26,6 +27,7 @@ conf_module_t *px_modules[] = {
     &http_headers_module,
     &http_referer_module,
     &http_static_module,
+    &ups_http_module,
     &proxy_http_module,
 };
 

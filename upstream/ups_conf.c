@@ -6,6 +6,7 @@
 
 #include "conf/conf_value.h"
 #include "core/px_log.h"
+#include "upstream/ups_upstream.h"
 
 typedef struct {
     px_array_t groups; /* ups_group_conf_t* */
@@ -338,8 +339,22 @@ static const conf_directive_t block_directives[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
+/* At the end of http{}: every upstream{} becomes a group ready for requests (its errors
+ * reported even if nothing proxies to it, as nginx does). */
+static const char *init_main_conf(conf_ctx_t *cf, void *conf)
+{
+    ups_main_conf_t *m = conf;
+    ups_group_conf_t **g = m->groups.elts;
+    for (size_t i = 0; i < m->groups.nelts; i++) {
+        if (!g[i]->implicit && ups_upstream_of(cf, g[i]) == NULL)
+            return CONF_ERROR;
+    }
+    return NULL;
+}
+
 conf_module_t ups_http_module = {
     .name = "upstream",
     .directives = block_directives,
     .create_main_conf = create_main_conf,
+    .init_main_conf = init_main_conf,
 };

@@ -38,6 +38,7 @@ typedef struct {
     int64_t keepalive_time;  /* ms, -1: not set */
     int64_t keepalive_timeout; /* ms, -1: not set */
     px_str_t zone;           /* zone name if given (state is always shared) */
+    struct ups_upstream *runtime; /* ups_upstream.h, built at the end of http{} */
 } ups_group_conf_t;
 
 /* The group called name in the current http{} (defined before or after), or NULL. */

@@ -432,6 +432,12 @@ static int postconfiguration(conf_ctx_t *cf)
     for (size_t i = 0; i < m->pending.nelts; i++) {
         proxy_pass_t *pass = pt[i].pass;
         ups_group_conf_t *g = NULL;
+        if (!pass->no_port && ups_group_find(cf, pass->host)) {
+            px_log_error(PX_LOG_EMERG, NULL, 0, "upstream \"%.*s\" may not have port %u in %s:%u",
+                         (int)pass->host.len, pass->host.data, pass->port, pt[i].target->file,
+                         pt[i].target->line);
+            return PX_ERROR;
+        }
         if (pass->url.family == AF_UNSPEC) {
             g = pass->no_port ? ups_group_find(cf, pass->host) : NULL;
             char err[512];

@@ -102,6 +102,7 @@ static void pump(proxy_ctx_t *ctx);
 static void start_connect(proxy_ctx_t *ctx);
 static int retry_fresh(proxy_ctx_t *ctx, int junk);
 static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout);
+static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up);
 static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status);
 static unsigned status_condition(int status);
 static int may_retry(proxy_ctx_t *ctx, unsigned ft);
@@ -785,7 +786,9 @@ static void finish(proxy_ctx_t *ctx)
     unsigned ka_max;
     px_msec_t ka_timeout;
     const void *owner = keepalive_owner(ctx, &ka_max, &ka_timeout);
-    if (owner && reusable(ctx)) {
+    if (ctx->up)
+        ctx->up->requests++;
+    if (owner && reusable(ctx) && keepalive_allows(ctx, ctx->up)) {
         px_conn_t *up = ctx->up;
         ctx->up = NULL;
         ups_keepalive_put(up, owner, ka_max, ka_timeout);
@@ -1270,6 +1273,15 @@ static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *t
         return ctx->ups;
     }
     return ctx->conf;
+}
+
+/* keepalive_requests and keepalive_time of the group (nginx's defaults: 1000, 1h) */
+static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
+{
+    ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
+    unsigned long max_requests = g && g->keepalive_requests >= 0 ? (unsigned long)g->keepalive_requests : 1000;
+    px_msec_t max_time = g && g->keepalive_time >= 0 ? (px_msec_t)g->keepalive_time : 3600000;
+    return up->requests < max_requests && px_current_msec - up->created < max_time;
 }
 
 static int idempotent(const http_request_t *r)

@@ -2,6 +2,7 @@
  * messages, the balancing methods, keepalive settings and zone. See ups_conf.h. */
 #include "upstream/ups_conf.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "conf/conf_value.h"
@@ -81,7 +82,7 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         if (param(p, "weight", &v)) {
             what = UPS_PARAM_WEIGHT;
             num = conf_parse_number(v);
-            if (num <= 0 || num > 1000000)
+            if (num <= 0 || num > 2147483647)
                 goto invalid;
             s->weight = (int)num;
         } else if (param(p, "max_fails", &v)) {
@@ -217,35 +218,14 @@ static const char *set_keepalive(conf_ctx_t *cf, const conf_node_t *n, const con
     return NULL;
 }
 
-static const char *set_keepalive_requests(conf_ctx_t *cf, const conf_node_t *n,
-                                          const conf_directive_t *d, void *conf)
+/* keepalive_requests, keepalive_time, keepalive_timeout: the standard setters on the group */
+static const char *set_group_value(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
+                                   void *conf)
 {
     (void)conf;
-    ups_group_conf_t *g = current(cf);
-    if (g->keepalive_requests != -1)
-        return "\"keepalive_requests\" directive is duplicate";
-    int64_t v = conf_parse_number(n->args[0].value);
-    if (v < 0 || v > 2147483647)
-        return px_psprintf(cf->pool, "invalid number \"%s\" in \"%s\" directive",
-                           n->args[0].value.data, d->name);
-    g->keepalive_requests = (int)v;
-    return NULL;
-}
-
-static const char *set_keepalive_time(conf_ctx_t *cf, const conf_node_t *n,
-                                      const conf_directive_t *d, void *conf)
-{
-    (void)conf;
-    ups_group_conf_t *g = current(cf);
-    int64_t *slot = strcmp(d->name, "keepalive_time") == 0 ? &g->keepalive_time
-                                                            : &g->keepalive_timeout;
-    if (*slot != -1)
-        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", d->name);
-    int64_t v = conf_parse_msec(n->args[0].value);
-    if (v < 0)
-        return "invalid value";
-    *slot = v;
-    return NULL;
+    if (d->offset == offsetof(ups_group_conf_t, keepalive_requests))
+        return conf_set_num(cf, n, d, current(cf));
+    return conf_set_msec(cf, n, d, current(cf));
 }
 
 /* zone NAME [SIZE]: proxyd always keeps peer state in shared memory, sized from the server
@@ -332,9 +312,12 @@ static const conf_directive_t block_directives[] = {
     {"hash", CONF_UPS, CONF_TAKE12, set_hash, UPS_OFF, NULL},
     {"random", CONF_UPS, CONF_NOARGS | CONF_TAKE12, set_random, UPS_OFF, NULL},
     {"keepalive", CONF_UPS, CONF_TAKE1, set_keepalive, UPS_OFF, NULL},
-    {"keepalive_requests", CONF_UPS, CONF_TAKE1, set_keepalive_requests, UPS_OFF, NULL},
-    {"keepalive_time", CONF_UPS, CONF_TAKE1, set_keepalive_time, UPS_OFF, NULL},
-    {"keepalive_timeout", CONF_UPS, CONF_TAKE1, set_keepalive_time, UPS_OFF, NULL},
+    {"keepalive_requests", CONF_UPS, CONF_TAKE1, set_group_value, CONF_HTTP_MAIN_CONF,
+     offsetof(ups_group_conf_t, keepalive_requests), NULL},
+    {"keepalive_time", CONF_UPS, CONF_TAKE1, set_group_value, CONF_HTTP_MAIN_CONF,
+     offsetof(ups_group_conf_t, keepalive_time), NULL},
+    {"keepalive_timeout", CONF_UPS, CONF_TAKE1, set_group_value, CONF_HTTP_MAIN_CONF,
+     offsetof(ups_group_conf_t, keepalive_timeout), NULL},
     {"zone", CONF_UPS, CONF_TAKE12, set_zone, UPS_OFF, NULL},
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };

@@ -106,6 +106,7 @@ static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up);
 static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status);
 static unsigned status_condition(int status);
 static int may_retry(proxy_ctx_t *ctx, unsigned ft);
+static void push_attempt(proxy_ctx_t *ctx, int status);
 
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
 
@@ -1374,6 +1375,10 @@ static int retry_fresh(proxy_ctx_t *ctx, int junk)
     if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) || ctx->body_mode == BODY_STREAM ||
         !idempotent(r) || ctx->conf->has_method == 1)
         return 0;
+    /* nginx lists the failed attempt in $upstream_* ("a, a" and "502, 200") */
+    push_attempt(ctx, 502);
+    ctx->status = 0;
+    ctx->connect_ms = ctx->header_ms = 0;
     close_upstream(ctx);
     ctx->retried = 1;
     ctx->reused = 0;

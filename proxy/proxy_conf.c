@@ -609,3 +609,9 @@ ups_upstream_t *proxy_find_upstream(http_request_t *r, px_str_t name)
     }
     return NULL;
 }
+
+px_array_t *proxy_groups(http_request_t *r)
+{
+    proxy_main_conf_t *m = http_get_module_main_conf(r, proxy_http_module);
+    return m->groups;
+}

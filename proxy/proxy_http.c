@@ -111,6 +111,7 @@ static void push_attempt(proxy_ctx_t *ctx, int status);
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
 
 static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome);
+static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what);
 
 static void cleanup(void *data)
 {
@@ -150,9 +151,8 @@ static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome)
     if (!ctx->picked)
         return;
     ctx->picked = 0;
-    if (ups_upstream_done(ctx->ups, ctx->peer_index, outcome)) {
-        px_log_error(PX_LOG_WARN, &ctx->r->log, 0, "upstream server temporarily disabled");
-    }
+    if (ups_upstream_done(ctx->ups, ctx->peer_index, outcome))
+        log_upstream(ctx, PX_LOG_WARN, 0, "upstream server temporarily disabled");
 }
 
 static void detach(proxy_ctx_t *ctx)

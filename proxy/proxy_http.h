@@ -109,6 +109,9 @@ void proxy_define_variables(conf_ctx_t *cf);
 /* The upstream{} group called name (a proxy_pass target evaluated at request time), or NULL. */
 struct ups_upstream *proxy_find_upstream(http_request_t *r, px_str_t name);
 
+/* Every upstream group of r's http{} (ups_group_conf_t*), for the status page. */
+px_array_t *proxy_groups(http_request_t *r);
+
 /* The content handler proxy_pass installs. */
 int proxy_handler(http_request_t *r);
 

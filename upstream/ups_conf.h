@@ -15,7 +15,7 @@ typedef struct {
     size_t naddrs;
     int weight;
     int max_fails;
-    int max_conns;    /* 0: no limit */
+    int max_conns;        /* 0: no limit */
     int64_t fail_timeout; /* milliseconds */
     unsigned backup : 1;
     unsigned down : 1;
@@ -29,15 +29,15 @@ typedef struct {
     unsigned line;
     px_array_t servers; /* ups_server_conf_t */
     ups_method_t method;
-    px_str_t hash_key;  /* hash: the key as written; the protocol module compiles it */
+    px_str_t hash_key; /* hash: the key as written; the protocol module compiles it */
     void *hash_key_compiled;
-    unsigned implicit : 1;   /* made for proxy_pass http://host:port, no upstream{} */
+    unsigned implicit : 1; /* made for proxy_pass http://host:port, no upstream{} */
     unsigned has_backup : 1;
-    int keepalive;           /* -1: not set (per-location cache), 0: off, N: idle per worker */
-    int keepalive_requests;  /* -1: not set */
-    int64_t keepalive_time;  /* ms, -1: not set */
-    int64_t keepalive_timeout; /* ms, -1: not set */
-    px_str_t zone;           /* zone name if given (state is always shared) */
+    int keepalive;                /* -1: not set (per-location cache), 0: off, N: idle per worker */
+    int keepalive_requests;       /* -1: not set */
+    int64_t keepalive_time;       /* ms, -1: not set */
+    int64_t keepalive_timeout;    /* ms, -1: not set */
+    px_str_t zone;                /* zone name if given (state is always shared) */
     struct ups_upstream *runtime; /* ups_upstream.h, built at the end of http{} */
 } ups_group_conf_t;
 

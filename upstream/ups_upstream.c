@@ -109,8 +109,8 @@ ups_group_conf_t *ups_group_implicit(conf_ctx_t *cf, px_str_t host, const px_add
     for (size_t i = 0; i < groups->nelts; i++) {
         ups_server_conf_t *s = g[i]->servers.elts;
         /* the same host on the same port: the port is not part of the name */
-        if (g[i]->implicit && px_str_caseeq(g[i]->name, host) && s[0].naddrs == naddrs &&
-            naddrs && strcmp(s[0].addrs[0].text, addrs[0].text) == 0)
+        if (g[i]->implicit && px_str_caseeq(g[i]->name, host) && s[0].naddrs == naddrs && naddrs &&
+            strcmp(s[0].addrs[0].text, addrs[0].text) == 0)
             return g[i];
     }
     ups_group_conf_t *ng = px_pcalloc(cf->pool, sizeof(*ng));

@@ -167,3 +167,13 @@ int ups_upstream_done(ups_upstream_t *u, size_t peer, ups_outcome_t outcome)
         px_shmtx_unlock(lock);
     return disabled;
 }
+
+void ups_upstream_set_healthy(ups_upstream_t *u, size_t peer, int healthy)
+{
+    px_shmtx_t *lock = u->zone->lock;
+    if (lock)
+        px_shmtx_lock(lock);
+    ups_peer_set_checker_down(u->group, peer, !healthy);
+    if (lock)
+        px_shmtx_unlock(lock);
+}

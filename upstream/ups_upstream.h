@@ -28,4 +28,7 @@ ups_pick_result_t ups_upstream_pick(ups_upstream_t *u, ups_ctx_t *ctx, size_t *p
 /* Reports the end of a pick; 1 when the peer is now out for fail_timeout. */
 int ups_upstream_done(ups_upstream_t *u, size_t peer, ups_outcome_t outcome);
 
+/* Active health checks: a peer marked unhealthy is never picked until marked healthy. */
+void ups_upstream_set_healthy(ups_upstream_t *u, size_t peer, int healthy);
+
 #endif

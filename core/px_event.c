@@ -228,6 +228,20 @@ static void run_posted(void)
     }
 }
 
+static void dispatch(px_io_t *io, unsigned ev)
+{
+    unsigned e = 0;
+    if (ev & (EPOLLIN | EPOLLPRI))
+        e |= PX_IO_READ;
+    if (ev & EPOLLOUT)
+        e |= PX_IO_WRITE;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        e |= PX_IO_HUP | PX_IO_READ;
+    if (ev & EPOLLERR)
+        e |= PX_IO_ERR | PX_IO_READ | PX_IO_WRITE;
+    io->handler(io, e);
+}
+
 int px_event_process(const void *sigmask)
 {
     int timeout = -1;
@@ -247,20 +261,14 @@ int px_event_process(const void *sigmask)
         px_log_error(PX_LOG_ALERT, NULL, err, "epoll_wait() failed");
         return PX_ERROR;
     }
-    for (int i = 0; i < n; i++) {
-        px_io_t *io = events[i].data.ptr;
-        if (io->fd < 0)
-            continue;
-        unsigned e = 0, ev = events[i].events;
-        if (ev & (EPOLLIN | EPOLLPRI))
-            e |= PX_IO_READ;
-        if (ev & EPOLLOUT)
-            e |= PX_IO_WRITE;
-        if (ev & (EPOLLRDHUP | EPOLLHUP))
-            e |= PX_IO_HUP | PX_IO_READ;
-        if (ev & EPOLLERR)
-            e |= PX_IO_ERR | PX_IO_READ | PX_IO_WRITE;
-        io->handler(io, e);
+    /* two passes: the early sockets' events first (see px_io_t) */
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned early = pass == 0;
+        for (int i = 0; i < n; i++) {
+            px_io_t *io = events[i].data.ptr;
+            if (io->fd >= 0 && io->early == early)
+                dispatch(io, events[i].events);
+        }
     }
     run_timers();
     run_posted();

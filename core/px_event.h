@@ -36,6 +36,12 @@ typedef void (*px_io_handler_t)(px_io_t *io, unsigned events);
 
 struct px_io {
     int fd;
+    /* Handled before the other sockets of the same epoll batch. Upstream connections set it:
+     * a response that completes returns its connection to the keepalive cache before the
+     * client requests of the same batch look for one. The other order makes the number of
+     * connections in use swing wider, and past the cache's cap every swing is a close and a
+     * connect (small benchmark: 0.29 -> 0.07 connects per request). */
+    unsigned early; /* 0 or 1 */
     px_io_handler_t handler;
     void *data;
 };

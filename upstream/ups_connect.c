@@ -31,6 +31,7 @@ px_conn_t *ups_connect(const struct sockaddr *sa, socklen_t len, px_log_t *log, 
         return NULL;
     }
     c->log = *log;
+    c->io.early = 1; /* see px_io_t */
     memcpy(&c->peer, sa, len);
     c->peer_len = len;
     /* writable once the connect completes; a unix socket usually connects at once */

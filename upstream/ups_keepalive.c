@@ -21,12 +21,28 @@ static int initialised;
 static entry_t head = {&head, &head, NULL, NULL};
 static unsigned nidle;
 
+/* Owners past their cap, trimmed once the loop's current batch of events is handled: within
+ * one batch, the responses that complete return their connections before the client requests
+ * of the same batch take them again (px_io_t.early), so a cap enforced at each return would
+ * close connections that the same batch then has to open again. Between batches no owner
+ * holds more than its cap. */
+#define OVER_MAX 16
+static struct {
+    const void *owner;
+    unsigned max;
+} over[OVER_MAX];
+static unsigned nover;
+static px_post_t trim_post;
+
+static void trim(void *data);
+
 static void init(void)
 {
     for (int i = SLOTS - 1; i >= 0; i--) {
         slab[i].next = free_list;
         free_list = &slab[i];
     }
+    px_post_init(&trim_post, trim, NULL);
     initialised = 1;
 }
 
@@ -61,20 +77,55 @@ static void idle_timeout(px_timer_t *t)
     drop(c->data);
 }
 
+/* Closes the least recently used idle connections of owner past max. */
+static void trim_owner(const void *owner, unsigned max)
+{
+    unsigned count = 0;
+    for (entry_t *e = head.next; e != &head; e = e->next)
+        count += e->owner == owner;
+    for (entry_t *e = head.prev; e != &head && count > max;) {
+        entry_t *prev = e->prev;
+        if (e->owner == owner) {
+            drop(e);
+            count--;
+        }
+        e = prev;
+    }
+}
+
+static void trim(void *data)
+{
+    (void)data;
+    for (unsigned i = 0; i < nover; i++)
+        trim_owner(over[i].owner, over[i].max);
+    nover = 0;
+}
+
+/* Lists owner for the trim after this batch; 0 when the list is full. */
+static int trim_later(const void *owner, unsigned max)
+{
+    unsigned i = 0;
+    while (i < nover && over[i].owner != owner)
+        i++;
+    if (i == OVER_MAX)
+        return 0;
+    over[i].owner = owner;
+    over[i].max = max;
+    if (i == nover)
+        nover++;
+    px_post(&trim_post);
+    return 1;
+}
+
 void ups_keepalive_put(px_conn_t *c, const void *owner, unsigned max, px_msec_t timeout)
 {
     if (!initialised)
         init();
     unsigned count = 0;
-    entry_t *oldest = NULL;
-    for (entry_t *e = head.next; e != &head; e = e->next) {
-        if (e->owner == owner) {
-            count++;
-            oldest = e;
-        }
-    }
-    if (count >= max && oldest)
-        drop(oldest);
+    for (entry_t *e = head.next; e != &head; e = e->next)
+        count += e->owner == owner;
+    if (count >= max && max > 0 && !trim_later(owner, max))
+        trim_owner(owner, max - 1); /* no room to remember the owner: at once */
     if (max == 0 || free_list == NULL) {
         c->data = NULL;
         px_conn_close(c);

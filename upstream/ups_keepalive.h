@@ -11,8 +11,9 @@
 #define UPS_KEEPALIVE_DEFAULT_MAX 32          /* idle connections per owner */
 #define UPS_KEEPALIVE_DEFAULT_TIMEOUT 60000   /* ms, nginx's keepalive_timeout */
 
-/* Parks c (its handlers and data are replaced); when owner already has max idle
- * connections, the least recently used one is closed. */
+/* Parks c (its handlers and data are replaced); when owner has more than max idle
+ * connections, the least recently used ones are closed once the loop's current batch of
+ * events is handled (requests of the same batch may take them again first). */
 void ups_keepalive_put(px_conn_t *c, const void *owner, unsigned max, px_msec_t timeout);
 
 /* The most recently parked idle connection of owner to sa, or NULL. The caller sets its

@@ -72,6 +72,32 @@ class KeepaliveTest(ProxyCase):
         self.sequential(2, b"/b")
         self.assertEqual([r.conn for r in b.requests], [0, 0, 1, 1])
 
+    def test_at_most_32_idle_connections_are_kept_per_location(self):
+        # 40 requests at once hold 40 upstream connections; once answered, 32 stay idle (the
+        # cap holds after each batch of events, not at each single return), so a second wave
+        # of 40 reuses 32 of them and opens 8
+        wave = threading.Barrier(40, timeout=10)
+
+        def answer_together(req):
+            wave.wait()
+            return OK
+
+        b = self.backend(keepalive=True, response=answer_together)
+        self.start("location / { proxy_pass http://BACKEND; }", backend=b)
+        for n in (1, 2):
+            statuses = []
+
+            def one():
+                statuses.append(self.request(b"/")[0])
+
+            clients = [threading.Thread(target=one) for _ in range(40)]
+            for t in clients:
+                t.start()
+            for t in clients:
+                t.join(15)
+            self.assertEqual(statuses, [200] * 40)
+        self.assertEqual(b.connections, 48)
+
     def test_idle_connection_closed_by_the_server_is_dropped(self):
         # the server closes each connection a moment after answering (without saying so):
         # the cached connection's close arrives as an event and it is never used again

@@ -412,16 +412,24 @@ static void schedule(probe_t *p)
         px_timer_add(&p->timer, p->hc->interval);
 }
 
-static health_main_conf_t *checks_of_cycle;
+/* Per cycle (main context): the checks of its http{}, for the worker hook. */
+typedef struct {
+    health_main_conf_t *m;
+} health_core_conf_t;
+
+static void *create_core_conf(conf_ctx_t *cf)
+{
+    return px_pcalloc(cf->pool, sizeof(health_core_conf_t));
+}
 
 /* The worker in slot 0 runs every check of the cycle. */
 static int start_checks(px_cycle_t *cycle)
 {
-    (void)cycle;
-    if (px_worker_slot != 0 || checks_of_cycle == NULL)
+    health_core_conf_t *cc = cycle->conf[proxy_health_module.index];
+    if (px_worker_slot != 0 || cc == NULL || cc->m == NULL)
         return PX_OK;
-    health_check_t **hc = checks_of_cycle->checks.elts;
-    for (size_t i = 0; i < checks_of_cycle->checks.nelts; i++) {
+    health_check_t **hc = cc->m->checks.elts;
+    for (size_t i = 0; i < cc->m->checks.nelts; i++) {
         ups_upstream_t *u = hc[i]->plcf->target->ups;
         for (size_t k = 0; k < u->npeers; k++) {
             if (ups_group_peer(u->group, k)->down)
@@ -474,10 +482,11 @@ static int postconfiguration(conf_ctx_t *cf)
             return PX_ERROR;
     }
     if (m->checks.nelts) {
-        checks_of_cycle = m;
+        health_core_conf_t *cc = cf->cycle->conf[proxy_health_module.index];
         px_worker_hooks_t *h = px_array_push(&cf->cycle->worker_hooks);
         if (h == NULL)
             return PX_ERROR;
+        cc->m = m;
         memset(h, 0, sizeof(*h));
         h->init_worker = start_checks;
     }
@@ -493,6 +502,7 @@ static const conf_directive_t health_directives[] = {
 conf_module_t proxy_health_module = {
     .name = "health_check",
     .directives = health_directives,
+    .create_core_conf = create_core_conf,
     .create_main_conf = create_main_conf,
     .postconfiguration = postconfiguration,
 };

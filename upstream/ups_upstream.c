@@ -24,34 +24,31 @@ static int init_zone(px_shm_zone_t *zone)
     return PX_OK;
 }
 
-/* Each worker draws its own random sequence (random, and the fallbacks that use it). */
-static px_array_t *seeded;
-
+/* Each worker draws its own random sequence (random, and the fallbacks that use it). The
+ * groups are found through the cycle's zones, so nothing outlives a cycle. */
 static int seed_worker(px_cycle_t *cycle)
 {
-    (void)cycle;
-    ups_upstream_t **u = seeded ? seeded->elts : NULL;
-    for (size_t i = 0; seeded && i < seeded->nelts; i++)
-        ups_group_seed(u[i]->group, (uint64_t)getpid() * 2654435761u + i);
+    px_shm_zone_t **z = cycle->shm_zones.elts;
+    for (size_t i = 0; i < cycle->shm_zones.nelts; i++) {
+        if (z[i]->init == init_zone)
+            ups_group_seed(((ups_upstream_t *)z[i]->data)->group,
+                           (uint64_t)getpid() * 2654435761u + i);
+    }
     return PX_OK;
 }
 
-static int register_seed(conf_ctx_t *cf, ups_upstream_t *u)
+static int register_seed(conf_ctx_t *cf)
 {
-    if (seeded == NULL || seeded->pool != cf->cycle->pool) {
-        seeded = px_pcalloc(cf->cycle->pool, sizeof(*seeded));
-        if (seeded == NULL || px_array_init(seeded, cf->cycle->pool, 4, sizeof(u)) != PX_OK)
-            return PX_ERROR;
-        px_worker_hooks_t *h = px_array_push(&cf->cycle->worker_hooks);
-        if (h == NULL)
-            return PX_ERROR;
-        memset(h, 0, sizeof(*h));
-        h->init_worker = seed_worker;
+    px_worker_hooks_t *h = cf->cycle->worker_hooks.elts;
+    for (size_t i = 0; i < cf->cycle->worker_hooks.nelts; i++) {
+        if (h[i].init_worker == seed_worker)
+            return PX_OK;
     }
-    ups_upstream_t **slot = px_array_push(seeded);
-    if (slot == NULL)
+    px_worker_hooks_t *nh = px_array_push(&cf->cycle->worker_hooks);
+    if (nh == NULL)
         return PX_ERROR;
-    *slot = u;
+    memset(nh, 0, sizeof(*nh));
+    nh->init_worker = seed_worker;
     return PX_OK;
 }
 
@@ -95,7 +92,7 @@ ups_upstream_t *ups_upstream_of(conf_ctx_t *cf, ups_group_conf_t *g)
     u->npeers = n;
     char *zname = px_psprintf(cf->pool, "upstream %.*s", (int)g->name.len, g->name.data);
     u->zone = px_shm_zone_add(cf->cycle, zname, ups_shared_size(n), init_zone, u);
-    if (u->zone == NULL || register_seed(cf, u) != PX_OK)
+    if (u->zone == NULL || register_seed(cf) != PX_OK)
         return NULL;
     g->runtime = u;
     return u;

@@ -123,6 +123,41 @@ class HealthCheckTest(unittest.TestCase):
                       self.proxyd.read_error_log())
 
 
+class HealthCheckReloadTest(unittest.TestCase):
+    def test_a_respawned_worker_after_a_failed_reload_keeps_checking(self):
+        import signal
+        import socket
+        a, b = Backend("a"), Backend("b")
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        port = proxyd_test.free_port()
+        conf = CONF % {"a": a.port, "b": b.port, "port": port}
+        proxyd = proxyd_test.Proxyd(conf, workers=1)
+        self.addCleanup(proxyd.cleanup)
+        proxyd.start(wait_for=port)
+        self.assertTrue(wait_until(lambda: a.health_hits >= 2))
+        # a reload that fails after the http{} block was read: its listen address is taken
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        proxyd.write_conf(conf.replace("location = /status",
+                                       "location = /x { return 204; } }\n    server { listen 127.0.0.1:%d; "
+                                       "location = /status" % busy.getsockname()[1]), workers=1)
+        proxyd.signal(signal.SIGHUP)
+        busy_text = "bind() to 127.0.0.1:%d failed" % busy.getsockname()[1]
+        self.assertTrue(wait_until(lambda: busy_text in proxyd.read_error_log()))
+        workers = proxyd.worker_pids()
+        self.assertEqual(len(workers), 1)
+        os.kill(workers[0], signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: len(proxyd.worker_pids()) == 1 and
+                                   proxyd.worker_pids() != workers))
+        hits = a.health_hits
+        self.assertTrue(wait_until(lambda: a.health_hits >= hits + 3))
+        data = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        self.assertEqual(proxyd_test.status_of(proxyd_test.raw_request(port, data)), 200)
+
+
 class HealthCheckConfigTest(proxyd_test.TempDirCase):
     def check(self, http):
         p = proxyd_test.Proxyd("http {\n%s\n}\n" % http)

@@ -337,11 +337,15 @@ static void upstream_timeout(px_timer_t *t)
     proxy_ctx_t *ctx = c->data;
     if (ctx == NULL)
         return;
-    log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
-    if (ctx->state == ST_BODY_OUT)
+    if (ctx->state == ST_BODY_OUT) {
+        log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
         fail(ctx, 504);
-    else
-        next_upstream(ctx, PROXY_NEXT_TIMEOUT, 504);
+        return;
+    }
+    /* nginx tells the balancer first ("temporarily disabled"), then logs the timeout */
+    release_peer(ctx, UPS_FAILED);
+    log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
+    next_upstream(ctx, PROXY_NEXT_TIMEOUT, 504);
 }
 
 /* ---- sending the request ---- */

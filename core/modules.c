@@ -13,7 +13,10 @@ extern conf_module_t http_realip_module;
 extern conf_module_t http_headers_module;
 extern conf_module_t http_referer_module;
 extern conf_module_t http_static_module;
+extern conf_module_t ups_http_module;
 extern conf_module_t proxy_http_module;
+extern conf_module_t proxy_status_module;
+extern conf_module_t proxy_health_module;
 
 conf_module_t *px_modules[] = {
     &conf_core_module,
@@ -26,7 +29,10 @@ conf_module_t *px_modules[] = {
     &http_headers_module,
     &http_referer_module,
     &http_static_module,
+    &ups_http_module,
     &proxy_http_module,
+    &proxy_status_module,
+    &proxy_health_module,
 };
 
 const size_t px_nmodules = sizeof(px_modules) / sizeof(px_modules[0]);

@@ -55,6 +55,7 @@ struct px_conn {
     socklen_t local_len;
     unsigned long number;
     unsigned long requests;
+    px_msec_t created;                /* when it was opened: upstream keepalive_time */
     px_conn_t *next_free;
     px_conn_t *idle_next, *idle_prev; /* idle keepalive list, closed on graceful stop */
     unsigned readable : 1;            /* data may be waiting: a read has not yet come back short */

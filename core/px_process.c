@@ -260,9 +260,12 @@ static void worker_exit(px_cycle_t *cycle, int code)
 }
 
 /* Runs the loop of one worker; never returns. slot picks reuseport sockets. */
+int px_worker_slot;
+
 static void worker_run(px_cycle_t *cycle, int slot, int single)
 {
     worker_cycle = cycle;
+    px_worker_slot = slot;
     sigset_t blocked, empty;
     install_signals(&blocked);
     sigemptyset(&empty);

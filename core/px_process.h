@@ -8,6 +8,10 @@
 typedef px_cycle_t *(*px_reload_fn)(px_cycle_t *old);
 
 /* Runs the master until QUIT/TERM; returns the process exit code. */
+/* The worker's slot (0 .. worker_processes - 1): work done by one worker only (health
+ * checks) runs in slot 0. */
+extern int px_worker_slot;
+
 int px_master_run(px_cycle_t *cycle, px_reload_fn reload);
 /* master_process off: one process serving directly (for debugging, as nginx). */
 int px_single_run(px_cycle_t *cycle, px_reload_fn reload);

@@ -228,6 +228,7 @@ static void free_tree(void *tree)
  * end, so it cannot tell a second http{} from the first). */
 typedef struct {
     int http_seen;
+    px_array_t *level_logs; /* px_log_t*: error_log at http/server/location level */
 } http_core_main_ctx_conf_t;
 
 static void *create_core_conf(conf_ctx_t *cf)
@@ -590,12 +591,12 @@ static const char *set_internal(conf_ctx_t *cf, const conf_node_t *n, const conf
     return NULL;
 }
 
-/* Error logs named at http/server/location level: opened in each worker, reopened on USR1. */
-static px_array_t *level_logs;
-
+/* Error logs named at http/server/location level: opened in each worker, reopened on USR1;
+ * kept in the cycle's main-context conf, so a worker finds its own cycle's. */
 static void open_level_logs(px_cycle_t *cycle)
 {
-    (void)cycle;
+    http_core_main_ctx_conf_t *mcf = cycle->conf[http_core_module.index];
+    px_array_t *level_logs = mcf->level_logs;
     px_log_t **logs = level_logs ? level_logs->elts : NULL;
     for (size_t i = 0; level_logs && i < level_logs->nelts; i++) {
         int fd = px_log_open_file(logs[i]->data);
@@ -617,14 +618,16 @@ static int init_level_logs(px_cycle_t *cycle)
 
 static void http_register_log_file(conf_ctx_t *cf, px_log_t *log)
 {
-    if (level_logs == NULL || level_logs->pool != cf->pool) {
-        level_logs = px_pcalloc(cf->pool, sizeof(px_array_t));
-        px_array_init(level_logs, cf->pool, 4, sizeof(px_log_t *));
+    http_core_main_ctx_conf_t *mcf = cf->cycle->conf[http_core_module.index];
+    if (mcf->level_logs == NULL) {
+        mcf->level_logs = px_pcalloc(cf->pool, sizeof(px_array_t));
+        px_array_init(mcf->level_logs, cf->pool, 4, sizeof(px_log_t *));
         px_worker_hooks_t *h = px_array_push(&cf->cycle->worker_hooks);
+        memset(h, 0, sizeof(*h));
         h->init_worker = init_level_logs;
         h->reopen_logs = open_level_logs;
     }
-    *(px_log_t **)px_array_push(level_logs) = log;
+    *(px_log_t **)px_array_push(mcf->level_logs) = log;
 }
 
 /* error_log at http/server/location level: this level's requests log there. */

@@ -6,8 +6,28 @@
 #include "conf/conf_value.h"
 #include "core/px_log.h"
 #include "http/http_location.h"
+#include "upstream/ups_upstream.h"
 #include "http/http_regex.h"
 #include "proxy/proxy_http.h"
+
+/* proxy_pass targets waiting for the end of http{} */
+typedef struct {
+    proxy_target_t *target;
+    proxy_pass_t *pass;
+} pending_t;
+
+typedef struct {
+    px_array_t pending; /* pending_t */
+    px_array_t *groups; /* ups_group_conf_t* of this http{}: proxy_pass with variables */
+} proxy_main_conf_t;
+
+static void *create_main_conf(conf_ctx_t *cf)
+{
+    proxy_main_conf_t *m = px_pcalloc(cf->pool, sizeof(*m));
+    if (m == NULL || px_array_init(&m->pending, cf->pool, 8, sizeof(pending_t)) != PX_OK)
+        return NULL;
+    return m;
+}
 
 static void *create_loc_conf(conf_ctx_t *cf)
 {
@@ -29,6 +49,9 @@ static void *create_loc_conf(conf_ctx_t *cf)
     c->max_temp_file_size = -1;
     c->temp_file_write_size = CONF_UNSET_SIZE;
     c->intercept_errors = CONF_UNSET;
+    c->next_upstream = CONF_UNSET;
+    c->next_upstream_tries = CONF_UNSET;
+    c->next_upstream_timeout = CONF_UNSET_MSEC;
     c->ignore_client_abort = CONF_UNSET;
     c->redirect_mode = PROXY_REDIRECT_UNSET;
     return c;
@@ -67,11 +90,18 @@ static const char *set_pass(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
         const char *e = http_cv_compile(cf, n->args[0].value, &c->pass_cv);
         if (e)
             return e;
-    } else if (c->pass.url.family == AF_UNSPEC) {
-        /* upstream{} groups arrive with the upstream issue: a name is a host resolved now,
-         * as nginx resolves it, -t included */
-        if (px_addr_resolve_upstream(&c->pass.url, err, sizeof(err)) != PX_OK)
-            return px_pstrdup(cf->pool, err, strlen(err));
+    } else {
+        /* bound at the end of http{}: the host may name an upstream{} defined later */
+        proxy_target_t *t = px_pcalloc(cf->pool, sizeof(*t));
+        proxy_main_conf_t *pmcf = cf->http->main_conf[proxy_http_module.index];
+        pending_t *pt = px_array_push(&pmcf->pending);
+        if (t == NULL || pt == NULL)
+            return CONF_ERROR;
+        t->file = n->file;
+        t->line = n->line;
+        pt->target = t;
+        pt->pass = &c->pass;
+        c->target = t;
     }
     if (proxy_pass_check_location(&c->pass, (http_location_kind_t)clcf->kind, clcf->noname, err, sizeof(err)) !=
         PX_OK)
@@ -301,6 +331,7 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
         c->pass_cv = prev->pass_cv;
         c->location = prev->location;
         c->location_kind = prev->location_kind;
+        c->target = prev->target;
     }
     if (c->set_headers == NULL)
         c->set_headers = prev->set_headers;
@@ -362,6 +393,10 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
         c->temp_path = prev->temp_path;
     }
     CONF_MERGE(c->intercept_errors, prev->intercept_errors, 0);
+    CONF_MERGE(c->next_upstream, prev->next_upstream, (int)(PROXY_NEXT_ERROR | PROXY_NEXT_TIMEOUT));
+    CONF_MERGE(c->next_upstream_tries, prev->next_upstream_tries, 0);
+    if (c->next_upstream_timeout < 0)
+        c->next_upstream_timeout = prev->next_upstream_timeout < 0 ? 0 : prev->next_upstream_timeout;
     CONF_MERGE(c->ignore_client_abort, prev->ignore_client_abort, 0);
     if (c->redirect_mode == PROXY_REDIRECT_UNSET) {
         c->redirect_mode = prev->redirect_mode;
@@ -385,6 +420,88 @@ static int preconfiguration(conf_ctx_t *cf)
 {
     proxy_define_variables(cf);
     return PX_OK;
+}
+
+/* A literal target becomes a group: the upstream{} of its name when it has no port (nginx),
+ * else the addresses its host resolves to. Hash keys of the groups are compiled here, as
+ * values of this http{}. */
+static int postconfiguration(conf_ctx_t *cf)
+{
+    proxy_main_conf_t *m = cf->http->main_conf[proxy_http_module.index];
+    pending_t *pt = m->pending.elts;
+    for (size_t i = 0; i < m->pending.nelts; i++) {
+        proxy_pass_t *pass = pt[i].pass;
+        ups_group_conf_t *g = NULL;
+        if (!pass->no_port && ups_group_find(cf, pass->host)) {
+            px_log_error(PX_LOG_EMERG, NULL, 0, "upstream \"%.*s\" may not have port %u in %s:%u",
+                         (int)pass->host.len, pass->host.data, pass->port, pt[i].target->file,
+                         pt[i].target->line);
+            return PX_ERROR;
+        }
+        if (pass->url.family == AF_UNSPEC) {
+            g = pass->no_port ? ups_group_find(cf, pass->host) : NULL;
+            char err[512];
+            if (g == NULL && px_addr_resolve_upstream(&pass->url, err, sizeof(err)) != PX_OK) {
+                px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", err, pt[i].target->file,
+                             pt[i].target->line);
+                return PX_ERROR;
+            }
+        }
+        if (g == NULL)
+            g = ups_group_implicit(cf, pass->host, pass->url.addrs, pass->url.naddrs,
+                                   pt[i].target->file, pt[i].target->line);
+        if (g == NULL || (pt[i].target->ups = ups_upstream_of(cf, g)) == NULL)
+            return PX_ERROR;
+    }
+    px_array_t *groups = ups_groups(cf);
+    m->groups = groups;
+    ups_group_conf_t **g = groups->elts;
+    for (size_t i = 0; i < groups->nelts; i++) {
+        if (g[i]->hash_key.len == 0)
+            continue;
+        http_cv_t *cv = px_palloc(cf->pool, sizeof(*cv));
+        if (cv == NULL)
+            return PX_ERROR;
+        const char *rv = http_cv_compile(cf, g[i]->hash_key, cv);
+        if (rv) {
+            if (rv != CONF_ERROR)
+                px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", rv, g[i]->file, g[i]->line);
+            return PX_ERROR;
+        }
+        g[i]->hash_key_compiled = cv;
+    }
+    return PX_OK;
+}
+
+static const conf_enum_t next_upstream_values[] = {
+    {"error", PROXY_NEXT_ERROR},           {"timeout", PROXY_NEXT_TIMEOUT},
+    {"invalid_header", PROXY_NEXT_INVALID_HEADER}, {"http_500", PROXY_NEXT_HTTP_500},
+    {"http_502", PROXY_NEXT_HTTP_502},     {"http_503", PROXY_NEXT_HTTP_503},
+    {"http_504", PROXY_NEXT_HTTP_504},     {"http_403", PROXY_NEXT_HTTP_403},
+    {"http_404", PROXY_NEXT_HTTP_404},     {"http_429", PROXY_NEXT_HTTP_429},
+    {"non_idempotent", PROXY_NEXT_NON_IDEMPOTENT}, {"off", PROXY_NEXT_OFF},
+    {NULL, 0}};
+
+/* proxy_next_upstream error | timeout | ... | off */
+static const char *set_next_upstream(conf_ctx_t *cf, const conf_node_t *n,
+                                     const conf_directive_t *d, void *conf)
+{
+    (void)d;
+    proxy_loc_conf_t *c = conf;
+    if (c->next_upstream != CONF_UNSET)
+        return dup_error(cf, n);
+    unsigned bits = 0;
+    for (size_t i = 0; i < n->nargs; i++) {
+        const conf_enum_t *e = next_upstream_values;
+        while (e->name && !px_str_eq_lit(n->args[i].value, e->name))
+            e++;
+        if (e->name == NULL)
+            return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
+        bits |= (unsigned)e->value;
+    }
+    /* "off" alone means no next upstream; with others it is ignored, as nginx's bitmask does */
+    c->next_upstream = (int)(bits == PROXY_NEXT_OFF ? PROXY_NEXT_OFF : bits & ~PROXY_NEXT_OFF);
+    return NULL;
 }
 
 static const conf_directive_t proxy_directives[] = {
@@ -429,6 +546,12 @@ static const conf_directive_t proxy_directives[] = {
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, temp_file_write_size), NULL},
     {"proxy_temp_path", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1234, conf_set_temp_path,
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, temp_path), NULL},
+    {"proxy_next_upstream", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_1MORE, set_next_upstream,
+     CONF_HTTP_LOC_CONF, 0, NULL},
+    {"proxy_next_upstream_tries", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1, conf_set_num,
+     CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, next_upstream_tries), NULL},
+    {"proxy_next_upstream_timeout", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_TAKE1, conf_set_msec,
+     CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, next_upstream_timeout), NULL},
     {"proxy_intercept_errors", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_FLAG, conf_set_flag,
      CONF_HTTP_LOC_CONF, offsetof(proxy_loc_conf_t, intercept_errors), NULL},
     {"proxy_ignore_client_abort", CONF_HTTP | CONF_SRV | CONF_LOC, CONF_FLAG, conf_set_flag,
@@ -443,6 +566,8 @@ conf_module_t proxy_http_module = {
     .create_loc_conf = create_loc_conf,
     .merge_loc_conf = merge_loc_conf,
     .preconfiguration = preconfiguration,
+    .create_main_conf = create_main_conf,
+    .postconfiguration = postconfiguration,
 };
 
 /* ---- what the runtime asks of the configuration ---- */
@@ -472,4 +597,21 @@ int proxy_header_hidden(const proxy_loc_conf_t *conf, px_str_t name)
         }
     }
     return 0;
+}
+
+ups_upstream_t *proxy_find_upstream(http_request_t *r, px_str_t name)
+{
+    proxy_main_conf_t *m = http_get_module_main_conf(r, proxy_http_module);
+    ups_group_conf_t **g = m->groups ? m->groups->elts : NULL;
+    for (size_t i = 0; g && i < m->groups->nelts; i++) {
+        if (!g[i]->implicit && px_str_caseeq(g[i]->name, name))
+            return g[i]->runtime;
+    }
+    return NULL;
+}
+
+px_array_t *proxy_groups(http_request_t *r)
+{
+    proxy_main_conf_t *m = http_get_module_main_conf(r, proxy_http_module);
+    return m->groups;
 }

@@ -15,6 +15,7 @@
 #include "proxy/proxy_http.h"
 #include "upstream/ups_connect.h"
 #include "upstream/ups_keepalive.h"
+#include "upstream/ups_upstream.h"
 
 enum { ST_BODY, ST_CONNECT, ST_SEND, ST_HEAD, ST_BODY_OUT, ST_DONE };
 
@@ -71,10 +72,28 @@ typedef struct proxy_ctx {
     int tmp_fd;
     off_t tmp_write, tmp_read;
 
-    /* $upstream_* */
+    /* the group and the peer of this attempt */
+    ups_upstream_t *ups; /* NULL: a single address from a proxy_pass with variables */
+    ups_ctx_t *uctx;
+    size_t peer_index;
+    unsigned picked : 1;  /* a pick the balancer has not been told the end of */
+    unsigned no_live : 1; /* no peer could be picked: $upstream_addr is the group's name */
+    unsigned sent_any : 1; /* bytes of the request reached an upstream */
+    int tries;            /* attempts left, this one included */
+    px_msec_t first_start;
+
+    /* $upstream_*: the attempts before this one, then this one */
+    px_array_t *attempts; /* attempt_t */
     int status;
     px_msec_t start, connect_ms, header_ms, response_ms;
 } proxy_ctx_t;
+
+typedef struct {
+    px_str_t addr;
+    int status;
+    px_msec_t response_ms, connect_ms, header_ms;
+    unsigned has_header : 1;
+} attempt_t;
 
 enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
 
@@ -82,12 +101,22 @@ static void fail(proxy_ctx_t *ctx, int status);
 static void pump(proxy_ctx_t *ctx);
 static void start_connect(proxy_ctx_t *ctx);
 static int retry_fresh(proxy_ctx_t *ctx, int junk);
+static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout);
+static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up);
+static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status);
+static unsigned status_condition(int status);
+static int may_retry(proxy_ctx_t *ctx, unsigned ft);
+static void push_attempt(proxy_ctx_t *ctx, int status);
 
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
+
+static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome);
+static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what);
 
 static void cleanup(void *data)
 {
     proxy_ctx_t *ctx = data;
+    release_peer(ctx, UPS_OK);
     if (ctx->up) {
         ctx->up->data = NULL;
         px_conn_close(ctx->up);
@@ -116,8 +145,19 @@ static void close_upstream(proxy_ctx_t *ctx)
 }
 
 /* The proxy is done with the request (whatever comes next): no upstream, no more events. */
+/* Tells the balancer this attempt is over (once per pick). */
+static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome)
+{
+    if (!ctx->picked)
+        return;
+    ctx->picked = 0;
+    if (ups_upstream_done(ctx->ups, ctx->peer_index, outcome))
+        log_upstream(ctx, PX_LOG_WARN, 0, "upstream server temporarily disabled");
+}
+
 static void detach(proxy_ctx_t *ctx)
 {
+    release_peer(ctx, UPS_OK);
     close_upstream(ctx);
     ctx->state = ST_DONE;
     ctx->r->read_event_handler = NULL;
@@ -256,10 +296,9 @@ static int build_request(proxy_ctx_t *ctx)
     px_pbuf_lit(&b, "\r\n");
     ctx->head = b.p;
     ctx->head_len = b.len;
-    /* the upstream named in log lines from now on (not in those of the header values
-     * above, as nginx): "http://127.0.0.1:8000/uri" */
+    /* the upstream named in log lines once a peer is picked (not in those of the header
+     * values above, as nginx): "http://127.0.0.1:8000/uri" */
     r->upstream_scheme = ctx->pass->scheme == PROXY_SCHEME_HTTPS ? "https" : "http";
-    r->upstream_peer = ctx->peer.text;
     r->upstream_uri = px_str_make(uri, n);
     return PX_OK;
 }
@@ -298,8 +337,15 @@ static void upstream_timeout(px_timer_t *t)
     proxy_ctx_t *ctx = c->data;
     if (ctx == NULL)
         return;
+    if (ctx->state == ST_BODY_OUT) {
+        log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
+        fail(ctx, 504);
+        return;
+    }
+    /* nginx tells the balancer first ("temporarily disabled"), then logs the timeout */
+    release_peer(ctx, UPS_FAILED);
     log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
-    fail(ctx, 504);
+    next_upstream(ctx, PROXY_NEXT_TIMEOUT, 504);
 }
 
 /* ---- sending the request ---- */
@@ -390,6 +436,7 @@ static int send_request(proxy_ctx_t *ctx)
             px_timer_add(&up->write_timer, (px_msec_t)ctx->conf->send_timeout);
             return PX_AGAIN;
         }
+        ctx->sent_any = 1;
         ssize_t n = px_conn_writev(up, ctx->iov, ctx->iovcnt);
         if (n == PX_AGAIN)
             continue;
@@ -398,7 +445,7 @@ static int send_request(proxy_ctx_t *ctx)
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, err, "writev() failed");
-            fail(ctx, 502);
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
         size_t left = (size_t)n;
@@ -513,6 +560,12 @@ static void process_head(proxy_ctx_t *ctx)
     ctx->header_ms = px_current_msec - ctx->start;
     ctx->status = resp->status;
     px_timer_del(&ctx->up->read_timer);
+
+    unsigned ft = status_condition(resp->status);
+    if (ft && may_retry(ctx, ft)) {
+        next_upstream(ctx, ft, resp->status);
+        return;
+    }
 
     px_str_t accel = find_header(ctx, "X-Accel-Redirect");
     if (accel.len && !(ctx->conf->ignore_headers & PROXY_IGNORE_X_ACCEL_REDIRECT)) {
@@ -674,7 +727,7 @@ static int read_head(proxy_ctx_t *ctx)
                     char msg[1024];
                     http_response_format_error(&ctx->resp, rc, b->data, msg, sizeof(msg));
                     log_upstream(ctx, PX_LOG_ERR, 0, msg);
-                    fail(ctx, 502);
+                    next_upstream(ctx, PROXY_NEXT_INVALID_HEADER, 502);
                     return PX_ERROR;
                 }
             }
@@ -683,7 +736,7 @@ static int read_head(proxy_ctx_t *ctx)
         }
         if (ctx->head_buf_len == b->size) {
             log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent too big header");
-            fail(ctx, 502);
+            next_upstream(ctx, PROXY_NEXT_INVALID_HEADER, 502);
             return PX_ERROR;
         }
         if (!up->readable) {
@@ -698,14 +751,14 @@ static int read_head(proxy_ctx_t *ctx)
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, err, "recv() failed");
-            fail(ctx, 502);
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
         if (n == 0) {
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
             log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
-            fail(ctx, 502);
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
         ctx->head_buf_len += (size_t)n;
@@ -735,10 +788,15 @@ static void finish(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
     ctx->response_ms = px_current_msec - ctx->start;
-    if (reusable(ctx)) {
+    unsigned ka_max;
+    px_msec_t ka_timeout;
+    const void *owner = keepalive_owner(ctx, &ka_max, &ka_timeout);
+    if (ctx->up)
+        ctx->up->requests++;
+    if (owner && reusable(ctx) && keepalive_allows(ctx, ctx->up)) {
         px_conn_t *up = ctx->up;
         ctx->up = NULL;
-        ups_keepalive_put(up, ctx->conf, UPS_KEEPALIVE_DEFAULT_MAX, UPS_KEEPALIVE_DEFAULT_TIMEOUT);
+        ups_keepalive_put(up, owner, ka_max, ka_timeout);
     }
     detach(ctx);
     if (!ctx->client_body_done && http_body_expected(r) && !r->body_done)
@@ -1166,7 +1224,7 @@ static void advance(proxy_ctx_t *ctx)
         int err = ctx->reused ? 0 : ups_connect_result(up);
         if (err) {
             log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
-            fail(ctx, 502);
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return;
         }
         px_timer_del(&up->read_timer);
@@ -1205,12 +1263,40 @@ static void advance(proxy_ctx_t *ctx)
     }
 }
 
+/* Whose idle connections this request may take and give back: the group's pool with
+ * `keepalive N`, none with `keepalive 0`, else the location's own (current nginx's default). */
+static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout)
+{
+    ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
+    *timeout = g && g->keepalive_timeout >= 0 ? (px_msec_t)g->keepalive_timeout
+                                              : UPS_KEEPALIVE_DEFAULT_TIMEOUT;
+    *max = UPS_KEEPALIVE_DEFAULT_MAX;
+    if (ctx->conf->http_version != 1001 || (g && g->keepalive == 0))
+        return NULL;
+    if (g && g->keepalive > 0) {
+        *max = (unsigned)g->keepalive;
+        return ctx->ups;
+    }
+    return ctx->conf;
+}
+
+/* keepalive_requests and keepalive_time of the group (nginx's defaults: 1000, 1h) */
+static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
+{
+    ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
+    unsigned long max_requests = g && g->keepalive_requests >= 0 ? (unsigned long)g->keepalive_requests : 1000;
+    px_msec_t max_time = g && g->keepalive_time >= 0 ? (px_msec_t)g->keepalive_time : 3600000;
+    return up->requests < max_requests && px_current_msec - up->created < max_time;
+}
+
 static int idempotent(const http_request_t *r)
 {
     return r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
            r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
            r->method == HTTP_METHOD_OPTIONS;
 }
+
+static int pick_peer(proxy_ctx_t *ctx);
 
 static void start_connect(proxy_ctx_t *ctx)
 {
@@ -1228,12 +1314,24 @@ static void start_connect(proxy_ctx_t *ctx)
         fail(ctx, 500);
         return;
     }
-    int err = 0;
     ctx->start = px_current_msec;
+    /* a retry on a fresh connection (retry_fresh) stays with its peer */
+    if (ctx->ups && !ctx->picked) {
+        int rc = pick_peer(ctx);
+        if (rc != PX_OK) {
+            fail(ctx, rc);
+            return;
+        }
+    }
+    r->upstream_peer = ctx->peer.text;
+    int err = 0;
     /* an idle connection this location opened before, unless this is the retry after a
      * cached one failed */
-    while (ctx->conf->http_version == 1001 && !ctx->retried) {
-        ctx->up = ups_keepalive_get(ctx->conf, (struct sockaddr *)&ctx->peer.sa, ctx->peer.len);
+    unsigned ka_max;
+    px_msec_t ka_timeout;
+    const void *owner = keepalive_owner(ctx, &ka_max, &ka_timeout);
+    while (owner && !ctx->retried) {
+        ctx->up = ups_keepalive_get(owner, (struct sockaddr *)&ctx->peer.sa, ctx->peer.len);
         if (ctx->up == NULL || (idempotent(r) && ctx->conf->has_method != 1))
             break;
         /* a request that cannot be sent twice gets a cached connection only if the server
@@ -1255,7 +1353,10 @@ static void start_connect(proxy_ctx_t *ctx)
     if (ctx->up == NULL) {
         log_upstream(ctx, err ? PX_LOG_ERR : PX_LOG_ALERT, err,
                      err ? "connect() failed" : "worker_connections are not enough");
-        fail(ctx, 502);
+        if (err)
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
+        else
+            fail(ctx, 502);
         return;
     }
     ctx->up->data = ctx;
@@ -1278,6 +1379,10 @@ static int retry_fresh(proxy_ctx_t *ctx, int junk)
     if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) || ctx->body_mode == BODY_STREAM ||
         !idempotent(r) || ctx->conf->has_method == 1)
         return 0;
+    /* nginx lists the failed attempt in $upstream_* ("a, a" and "502, 200") */
+    push_attempt(ctx, 502);
+    ctx->status = 0;
+    ctx->connect_ms = ctx->header_ms = 0;
     close_upstream(ctx);
     ctx->retried = 1;
     ctx->reused = 0;
@@ -1292,6 +1397,120 @@ static int retry_fresh(proxy_ctx_t *ctx, int junk)
     return 1;
 }
 
+/* ---- choosing peers ---- */
+
+/* Picks this attempt's peer: PX_OK, or 502 after nginx's "no live upstreams". */
+static int pick_peer(proxy_ctx_t *ctx)
+{
+    http_request_t *r = ctx->r;
+    size_t idx;
+    if (ups_upstream_pick(ctx->ups, ctx->uctx, &idx) != UPS_PICK_OK) {
+        ctx->no_live = 1;
+        ctx->status = 502;
+        /* the log names the group: upstream: "http://NAME/uri" */
+        r->upstream_peer = px_pstrdup(r->pool, ctx->ups->conf->name.data, ctx->ups->conf->name.len);
+        ctx->state = ST_CONNECT;
+        log_upstream(ctx, PX_LOG_ERR, 0, "no live upstreams");
+        return 502;
+    }
+    ctx->peer_index = idx;
+    ctx->picked = 1;
+    ctx->peer = ctx->ups->addrs[idx];
+    return PX_OK;
+}
+
+/* Whether a failed attempt may go to the next peer (proxy_next_upstream and its limits). */
+static int may_retry(proxy_ctx_t *ctx, unsigned ft)
+{
+    http_request_t *r = ctx->r;
+    unsigned next = (unsigned)ctx->conf->next_upstream;
+    if (ctx->ups == NULL || !(next & ft) || (next & PROXY_NEXT_OFF) || ctx->tries <= 1 ||
+        r->header_sent)
+        return 0;
+    if (ctx->conf->next_upstream_timeout &&
+        px_current_msec - ctx->first_start >= (px_msec_t)ctx->conf->next_upstream_timeout)
+        return 0;
+    /* a request that reached a server is not sent again unless it can be, or is allowed to */
+    if (ctx->sent_any && ((!idempotent(r) && !(next & PROXY_NEXT_NON_IDEMPOTENT)) ||
+                          ctx->body_mode == BODY_STREAM))
+        return 0;
+    return 1;
+}
+
+static void push_attempt(proxy_ctx_t *ctx, int status)
+{
+    http_request_t *r = ctx->r;
+    if (ctx->attempts == NULL) {
+        ctx->attempts = px_palloc(r->pool, sizeof(px_array_t));
+        if (ctx->attempts == NULL || px_array_init(ctx->attempts, r->pool, 2, sizeof(attempt_t)) != PX_OK)
+            return;
+    }
+    attempt_t *a = px_array_push(ctx->attempts);
+    if (a == NULL)
+        return;
+    a->addr = px_pstr(r->pool, ctx->peer.text, strlen(ctx->peer.text));
+    a->status = ctx->status ? ctx->status : status;
+    a->response_ms = px_current_msec - ctx->start;
+    a->connect_ms = ctx->connect_ms;
+    a->header_ms = ctx->header_ms;
+    a->has_header = ctx->header_ms != 0 || ctx->status != 0;
+}
+
+/* An attempt failed for reason ft (PROXY_NEXT_*): the peer is told, and the request goes to
+ * the next one if proxy_next_upstream allows, else ends with status. */
+static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status)
+{
+    http_request_t *r = ctx->r;
+    /* nginx counts a 403 or 404 as an answer, everything else as a failure of the peer */
+    release_peer(ctx, ft & (PROXY_NEXT_HTTP_403 | PROXY_NEXT_HTTP_404) ? UPS_OK : UPS_FAILED);
+    if (!may_retry(ctx, ft)) {
+        if (ctx->status == 0)
+            ctx->status = status;
+        fail(ctx, status);
+        return;
+    }
+    push_attempt(ctx, status);
+    close_upstream(ctx);
+    ctx->tries--;
+    ctx->retried = 0;
+    ctx->reused = 0;
+    ctx->request_sent = 0;
+    ctx->sent_any = 0;
+    ctx->body_eof = 0;
+    ctx->body_file_off = 0;
+    ctx->iovcnt = 0;
+    ctx->status = 0;
+    ctx->connect_ms = ctx->header_ms = 0;
+    http_response_init(&ctx->resp);
+    ctx->parse_phase = 0;
+    ctx->head_buf_len = 0;
+    r->upstream_headers.nelts = 0;
+    start_connect(ctx);
+}
+
+/* proxy_next_upstream's condition for an upstream's status, 0 for none */
+static unsigned status_condition(int status)
+{
+    switch (status) {
+    case 500:
+        return PROXY_NEXT_HTTP_500;
+    case 502:
+        return PROXY_NEXT_HTTP_502;
+    case 503:
+        return PROXY_NEXT_HTTP_503;
+    case 504:
+        return PROXY_NEXT_HTTP_504;
+    case 403:
+        return PROXY_NEXT_HTTP_403;
+    case 404:
+        return PROXY_NEXT_HTTP_404;
+    case 429:
+        return PROXY_NEXT_HTTP_429;
+    default:
+        return 0;
+    }
+}
+
 /* ---- the content handler ---- */
 
 static int choose_peer(proxy_ctx_t *ctx)
@@ -1300,6 +1519,7 @@ static int choose_peer(proxy_ctx_t *ctx)
     proxy_loc_conf_t *conf = ctx->conf;
     if (!conf->pass.has_variables) {
         ctx->pass = &conf->pass;
+        ctx->ups = conf->target->ups;
     } else {
         px_str_t text;
         if (http_cv_eval(r, &conf->pass_cv, &text) != PX_OK)
@@ -1317,15 +1537,47 @@ static int choose_peer(proxy_ctx_t *ctx)
             return 500;
         }
         if (ctx->evaluated.url.family == AF_UNSPEC) {
-            /* a name: no upstream{} groups and no resolver yet */
-            px_log_error(PX_LOG_ERR, &r->log, 0, "no resolver defined to resolve %.*s",
-                         (int)ctx->evaluated.host.len, ctx->evaluated.host.data);
-            return 502;
+            /* an upstream{} group by name; any other name needs a resolver */
+            ctx->ups = ctx->evaluated.no_port ? proxy_find_upstream(r, ctx->evaluated.host) : NULL;
+            if (ctx->ups == NULL) {
+                px_log_error(PX_LOG_ERR, &r->log, 0, "no resolver defined to resolve %.*s",
+                             (int)ctx->evaluated.host.len, ctx->evaluated.host.data);
+                return 502;
+            }
         }
     }
-    if (ctx->pass->url.naddrs == 0)
-        return 502;
-    ctx->peer = ctx->pass->url.addrs[0];
+    ctx->first_start = px_current_msec;
+    if (ctx->ups == NULL) {
+        if (ctx->pass->url.naddrs == 0)
+            return 502;
+        ctx->peer = ctx->pass->url.addrs[0];
+        ctx->tries = 1;
+        return PX_OK;
+    }
+    ctx->uctx = px_palloc(r->pool, sizeof(ups_ctx_t));
+    if (ctx->uctx == NULL)
+        return 500;
+    const void *key = NULL;
+    size_t key_len = 0;
+    ups_group_conf_t *g = ctx->ups->conf;
+    if (g->method == UPS_IP_HASH) {
+        unsigned char *k = px_palloc(r->pool, 16);
+        if (k == NULL)
+            return 500;
+        key_len = ups_ip_hash_key((struct sockaddr *)&r->conn->peer, k);
+        key = k;
+    } else if (g->hash_key_compiled) {
+        px_str_t v;
+        if (http_cv_eval(r, g->hash_key_compiled, &v) != PX_OK)
+            return 500;
+        key = v.data;
+        key_len = v.len;
+    }
+    ups_ctx_init(ctx->uctx, ctx->ups->group, key, key_len);
+    size_t tries = ups_group_tries(ctx->ups->group);
+    if (conf->next_upstream_tries > 0 && (size_t)conf->next_upstream_tries < tries)
+        tries = (size_t)conf->next_upstream_tries;
+    ctx->tries = tries ? (int)tries : 1;
     return PX_OK;
 }
 
@@ -1433,6 +1685,47 @@ static int get_add_xff(http_request_t *r, http_var_value_t *v, uintptr_t data)
     return PX_OK;
 }
 
+static void put_ms(px_pbuf_t *b, px_msec_t ms)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%llu.%03llu", (unsigned long long)(ms / 1000),
+                     (unsigned long long)(ms % 1000));
+    px_pbuf_put(b, num, (size_t)n);
+}
+
+/* One attempt's part of $upstream_addr (0), _status (1), _response_time (2),
+ * _connect_time (3), _header_time (4). */
+static void put_attempt(px_pbuf_t *b, uintptr_t what, const attempt_t *a)
+{
+    char num[16];
+    switch (what) {
+    case 0:
+        px_pbuf_str(b, a->addr);
+        break;
+    case 1:
+        if (a->status) {
+            int n = snprintf(num, sizeof(num), "%d", a->status);
+            px_pbuf_put(b, num, (size_t)n);
+        } else {
+            px_pbuf_put(b, "-", 1);
+        }
+        break;
+    case 2:
+        put_ms(b, a->response_ms);
+        break;
+    case 3:
+        put_ms(b, a->connect_ms);
+        break;
+    default:
+        if (a->has_header)
+            put_ms(b, a->header_ms);
+        else
+            px_pbuf_put(b, "-", 1);
+        break;
+    }
+}
+
+/* $upstream_*: every attempt of the request, ", "-separated, as nginx lists them */
 static int get_upstream(http_request_t *r, http_var_value_t *v, uintptr_t data)
 {
     proxy_ctx_t *ctx = ctx_of(r);
@@ -1440,34 +1733,22 @@ static int get_upstream(http_request_t *r, http_var_value_t *v, uintptr_t data)
         v->not_found = 1;
         return PX_OK;
     }
-    char *s = NULL;
-    switch (data) {
-    case 0: /* addr */
-        s = px_psprintf(r->pool, "%s", ctx->peer.text);
-        break;
-    case 1: /* status */
-        if (ctx->status == 0) {
-            v->not_found = 1;
-            return PX_OK;
-        }
-        s = px_psprintf(r->pool, "%d", ctx->status);
-        break;
-    case 2: /* response_time */
-    case 3: /* connect_time */
-    case 4: { /* header_time */
-        px_msec_t ms = data == 2 ? (ctx->response_ms ? ctx->response_ms : px_current_msec - ctx->start)
-                       : data == 3 ? ctx->connect_ms
-                                   : ctx->header_ms;
-        if (data == 4 && ctx->header_ms == 0 && ctx->status == 0) {
-            s = px_psprintf(r->pool, "-");
-            break;
-        }
-        s = px_psprintf(r->pool, "%llu.%03llu", (unsigned long long)(ms / 1000),
-                        (unsigned long long)(ms % 1000));
-        break;
+    if (data == 1 && ctx->status == 0 && ctx->attempts == NULL) {
+        v->not_found = 1;
+        return PX_OK;
     }
+    px_pbuf_t b = {NULL, 0, 0, r->pool};
+    attempt_t *a = ctx->attempts ? ctx->attempts->elts : NULL;
+    for (size_t i = 0; a && i < ctx->attempts->nelts; i++) {
+        put_attempt(&b, data, &a[i]);
+        px_pbuf_put(&b, ", ", 2);
     }
-    v->value = px_str_make(s, strlen(s));
+    attempt_t cur = {PX_NULL_STR, ctx->status, 0, ctx->connect_ms, ctx->header_ms, 0};
+    cur.addr = ctx->no_live ? ctx->ups->conf->name : px_str_make(ctx->peer.text, strlen(ctx->peer.text));
+    cur.response_ms = ctx->no_live ? 0 : ctx->response_ms ? ctx->response_ms : px_current_msec - ctx->start;
+    cur.has_header = ctx->header_ms != 0 || ctx->status != 0;
+    put_attempt(&b, data, &cur);
+    v->value = px_str_make(b.p, b.len);
     return PX_OK;
 }
 

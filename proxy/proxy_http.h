@@ -36,12 +36,36 @@ typedef struct {
 
 enum { PROXY_REDIRECT_UNSET = -1, PROXY_REDIRECT_OFF = 0, PROXY_REDIRECT_ON = 1 };
 
+/* proxy_next_upstream conditions. */
+#define PROXY_NEXT_ERROR 0x001u
+#define PROXY_NEXT_TIMEOUT 0x002u
+#define PROXY_NEXT_INVALID_HEADER 0x004u
+#define PROXY_NEXT_HTTP_500 0x008u
+#define PROXY_NEXT_HTTP_502 0x010u
+#define PROXY_NEXT_HTTP_503 0x020u
+#define PROXY_NEXT_HTTP_504 0x040u
+#define PROXY_NEXT_HTTP_403 0x080u
+#define PROXY_NEXT_HTTP_404 0x100u
+#define PROXY_NEXT_HTTP_429 0x200u
+#define PROXY_NEXT_NON_IDEMPOTENT 0x400u
+#define PROXY_NEXT_OFF 0x800u
+
+/* Where a literal proxy_pass goes: an upstream{} group of that name, or an implicit group of
+ * the addresses its host resolved to; bound at the end of http{}, when every upstream{} is
+ * known. Shared by the if () blocks of the location. */
+typedef struct proxy_target {
+    struct ups_upstream *ups;
+    const char *file;
+    unsigned line;
+} proxy_target_t;
+
 typedef struct {
     /* proxy_pass of this location (not inherited) */
     int has_pass;
     proxy_pass_t pass;
     http_cv_t pass_cv; /* when the target has variables */
     px_str_t location; /* the location's name, for the URI rules */
+    proxy_target_t *target; /* a literal target (no variables) */
     int location_kind;
 
     px_array_t *set_headers; /* proxy_header_t as written; NULL: inherit */
@@ -67,6 +91,9 @@ typedef struct {
     size_t temp_file_write_size;
     px_str_t temp_path;
     int intercept_errors;
+    int next_upstream; /* PROXY_NEXT_* bits; -1 unset */
+    int next_upstream_tries;  /* 0: as many as the group has */
+    int64_t next_upstream_timeout; /* ms, 0: none */
     int ignore_client_abort;
 
     int redirect_mode; /* PROXY_REDIRECT_* */
@@ -78,6 +105,12 @@ extern conf_module_t proxy_http_module;
 
 /* $proxy_host, $proxy_port, $proxy_add_x_forwarded_for, $upstream_* (postconfiguration). */
 void proxy_define_variables(conf_ctx_t *cf);
+
+/* The upstream{} group called name (a proxy_pass target evaluated at request time), or NULL. */
+struct ups_upstream *proxy_find_upstream(http_request_t *r, px_str_t name);
+
+/* Every upstream group of r's http{} (ups_group_conf_t*), for the status page. */
+px_array_t *proxy_groups(http_request_t *r);
 
 /* The content handler proxy_pass installs. */
 int proxy_handler(http_request_t *r);

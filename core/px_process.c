@@ -266,6 +266,7 @@ static void worker_run(px_cycle_t *cycle, int slot, int single)
 {
     worker_cycle = cycle;
     px_worker_slot = slot;
+    px_shm_process_init();
     sigset_t blocked, empty;
     install_signals(&blocked);
     sigemptyset(&empty);

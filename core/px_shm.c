@@ -71,10 +71,19 @@ void px_shm_release_dead(px_cycle_t *cycle, pid_t pid)
     }
 }
 
+/* The holder's pid, kept so that taking a lock costs no system call; set after fork by
+ * px_shm_process_init (0: ask the kernel, for processes that never called it). */
+static int self_pid;
+
+void px_shm_process_init(void)
+{
+    self_pid = (int)getpid();
+}
+
 int px_shmtx_trylock(px_shmtx_t *m)
 {
     int expected = 0;
-    return atomic_compare_exchange_strong(&m->holder, &expected, (int)getpid());
+    return atomic_compare_exchange_strong(&m->holder, &expected, self_pid ? self_pid : (int)getpid());
 }
 
 void px_shmtx_lock(px_shmtx_t *m)

@@ -39,6 +39,10 @@ int px_shm_map(px_cycle_t *cycle);
 /* After a worker died: frees every lock of cycle that pid held. */
 void px_shm_release_dead(px_cycle_t *cycle, pid_t pid);
 
+/* Called in each process that takes locks (a worker after fork): locks then cost no
+ * getpid() system call. */
+void px_shm_process_init(void);
+
 void px_shmtx_lock(px_shmtx_t *m);
 int px_shmtx_trylock(px_shmtx_t *m);
 void px_shmtx_unlock(px_shmtx_t *m);

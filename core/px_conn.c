@@ -83,7 +83,7 @@ px_conn_t *px_conn_new(int fd)
     c->io.handler = conn_io_handler;
     c->io.data = c;
     c->number = ++px_conn_counter;
-    c->created = px_current_msec;
+    c->created_sec = (uint32_t)(px_current_msec / 1000);
     c->log = px_errlog;
     c->log.connection = c->number;
     c->writable = 1;

@@ -54,8 +54,8 @@ struct px_conn {
     struct sockaddr_storage local;
     socklen_t local_len;
     unsigned long number;
-    unsigned long requests;
-    px_msec_t created;                /* when it was opened: upstream keepalive_time */
+    uint32_t requests;
+    uint32_t created_sec;             /* when it was opened (seconds): upstream keepalive_time */
     px_conn_t *next_free;
     px_conn_t *idle_next, *idle_prev; /* idle keepalive list, closed on graceful stop */
     unsigned readable : 1;            /* data may be waiting: a read has not yet come back short */

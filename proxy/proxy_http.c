@@ -1286,7 +1286,8 @@ static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
     ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
     unsigned long max_requests = g && g->keepalive_requests >= 0 ? (unsigned long)g->keepalive_requests : 1000;
     px_msec_t max_time = g && g->keepalive_time >= 0 ? (px_msec_t)g->keepalive_time : 3600000;
-    return up->requests < max_requests && px_current_msec - up->created < max_time;
+    px_msec_t age = (px_current_msec / 1000 - up->created_sec) * 1000;
+    return up->requests < max_requests && age < max_time;
 }
 
 static int idempotent(const http_request_t *r)

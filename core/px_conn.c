@@ -72,6 +72,24 @@ static void conn_io_handler(px_io_t *io, unsigned events)
         wh(c);
 }
 
+const struct sockaddr *px_conn_local(px_conn_t *c, socklen_t *len)
+{
+    if (c->listening && c->listening->addr.ss_family == AF_UNIX) {
+        *len = c->listening->addrlen;
+        return (const struct sockaddr *)&c->listening->addr;
+    }
+    if (c->local_len == 0) {
+        socklen_t l = sizeof(c->local);
+        if (getsockname(c->io.fd, &c->local.sa, &l) < 0 || l > sizeof(c->local)) {
+            px_log_error(PX_LOG_CRIT, &c->log, errno, "getsockname() failed");
+            return NULL;
+        }
+        c->local_len = l;
+    }
+    *len = c->local_len;
+    return &c->local.sa;
+}
+
 px_conn_t *px_conn_new(int fd)
 {
     px_conn_t *c = free_list;

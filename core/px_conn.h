@@ -51,11 +51,17 @@ struct px_conn {
     px_log_t log;
     struct sockaddr_storage peer;
     socklen_t peer_len;
-    struct sockaddr_storage local;
+    /* the local address of an IP connection, asked of the kernel when first needed (a unix
+     * socket's is its listening address): px_conn_local */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } local;
     socklen_t local_len;
     unsigned long number;
     uint32_t requests;
-    uint32_t created_sec;             /* when it was opened (seconds): upstream keepalive_time */
+    uint32_t created_sec; /* when it was opened (seconds): upstream keepalive_time */
     px_conn_t *next_free;
     px_conn_t *idle_next, *idle_prev; /* idle keepalive list, closed on graceful stop */
     unsigned readable : 1;            /* data may be waiting: a read has not yet come back short */
@@ -78,6 +84,9 @@ int px_conn_pool_init(unsigned limit);
 /* Wraps fd in a connection and registers it with the loop. NULL when out of slots. */
 px_conn_t *px_conn_new(int fd);
 void px_conn_close(px_conn_t *c);
+/* The connection's local address (getsockname once, then kept); NULL after logging when the
+ * kernel cannot tell. */
+const struct sockaddr *px_conn_local(px_conn_t *c, socklen_t *len);
 void px_conn_set_idle(px_conn_t *c, int idle);
 void px_conn_close_idle(void);
 

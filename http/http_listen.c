@@ -360,17 +360,13 @@ http_addr_conf_t *http_listen_find_addr(px_conn_t *c)
     http_port_t *port = c->listening->servers;
     if (port->naddrs == 1)
         return port->addrs[0];
-    if (c->local_len == 0) {
-        c->local_len = sizeof(c->local);
-        if (getsockname(c->io.fd, (struct sockaddr *)&c->local, &c->local_len) < 0) {
-            px_log_error(PX_LOG_CRIT, &c->log, errno, "getsockname() failed");
-            c->local_len = 0;
-            return port->addrs[0];
-        }
-    }
+    socklen_t len;
+    const struct sockaddr *local = px_conn_local(c, &len);
+    if (local == NULL)
+        return port->addrs[0];
     for (size_t i = 1; i < port->naddrs; i++) {
-        if (px_addr_equal((struct sockaddr *)&port->addrs[i]->sa, port->addrs[i]->salen,
-                          (struct sockaddr *)&c->local, c->local_len))
+        if (px_addr_equal((struct sockaddr *)&port->addrs[i]->sa, port->addrs[i]->salen, local,
+                          len))
             return port->addrs[i];
     }
     return port->addrs[0];

@@ -796,25 +796,22 @@ px_str_t http_absolute_location(http_request_t *r, px_str_t path)
 {
     if (path.len == 0 || path.data[0] != '/' || !r->loc->absolute_redirect)
         return path;
-    if (r->conn->local_len == 0) {
-        r->conn->local_len = sizeof(r->conn->local);
-        getsockname(r->conn->io.fd, (struct sockaddr *)&r->conn->local, &r->conn->local_len);
-    }
+    socklen_t local_len = 0;
+    const struct sockaddr *local = px_conn_local(r->conn, &local_len);
     /* the server name if told so, else the request's host, else (nginx) the local address */
     px_str_t host = r->loc->server_name_in_redirect ? r->srv->server_name : r->host;
     char addr[PX_ADDR_TEXT_SIZE];
-    if (host.len == 0 && !r->loc->server_name_in_redirect) {
-        size_t n = px_addr_to_text((struct sockaddr *)&r->conn->local, r->conn->local_len, 0, addr,
-                                   sizeof(addr));
+    if (host.len == 0 && !r->loc->server_name_in_redirect && local) {
+        size_t n = px_addr_to_text(local, local_len, 0, addr, sizeof(addr));
         host = px_str_make(addr, n);
     }
     char port[16] = "";
-    if (r->loc->port_in_redirect) {
+    if (r->loc->port_in_redirect && local) {
         int pnum = 0;
-        if (r->conn->local.ss_family == AF_INET)
-            pnum = ntohs(((struct sockaddr_in *)&r->conn->local)->sin_port);
-        else if (r->conn->local.ss_family == AF_INET6)
-            pnum = ntohs(((struct sockaddr_in6 *)&r->conn->local)->sin6_port);
+        if (local->sa_family == AF_INET)
+            pnum = ntohs(((const struct sockaddr_in *)local)->sin_port);
+        else if (local->sa_family == AF_INET6)
+            pnum = ntohs(((const struct sockaddr_in6 *)local)->sin6_port);
         if (pnum && pnum != 80)
             snprintf(port, sizeof(port), ":%d", pnum);
     }

@@ -567,20 +567,20 @@ static int get_content_length(http_request_t *r, http_var_value_t *v, uintptr_t 
     return PX_OK;
 }
 
-static int addr_port(const struct sockaddr_storage *ss)
+static int addr_port(const struct sockaddr *sa)
 {
-    if (ss->ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-    if (ss->ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
     return 0;
 }
 
-static int addr_text(http_request_t *r, const struct sockaddr_storage *ss, socklen_t len,
+static int addr_text(http_request_t *r, const struct sockaddr *sa, socklen_t len,
                      http_var_value_t *v)
 {
     char buf[PX_ADDR_TEXT_SIZE];
-    size_t n = px_addr_to_text((const struct sockaddr *)ss, len, 0, buf, sizeof(buf));
+    size_t n = px_addr_to_text(sa, len, 0, buf, sizeof(buf));
     v->value = px_pstr(r->pool, buf, n);
     return v->value.data ? PX_OK : PX_ERROR;
 }
@@ -592,7 +592,7 @@ static int get_remote_addr(http_request_t *r, http_var_value_t *v, uintptr_t dat
         v->not_found = 1;
         return PX_OK;
     }
-    return addr_text(r, &r->conn->peer, r->conn->peer_len, v);
+    return addr_text(r, (const struct sockaddr *)&r->conn->peer, r->conn->peer_len, v);
 }
 
 static int get_binary_remote_addr(http_request_t *r, http_var_value_t *v, uintptr_t data)
@@ -628,22 +628,7 @@ static int get_remote_port(http_request_t *r, http_var_value_t *v, uintptr_t dat
         v->not_found = 1;
         return PX_OK;
     }
-    return get_port(r, v, addr_port(&r->conn->peer));
-}
-
-/* The local address is asked of the kernel only when a variable needs it. */
-static int local_addr(http_request_t *r)
-{
-    px_conn_t *c = r->conn;
-    if (c->local_len)
-        return PX_OK;
-    socklen_t len = sizeof(c->local);
-    if (getsockname(c->io.fd, (struct sockaddr *)&c->local, &len) < 0) {
-        px_log_error(PX_LOG_CRIT, &r->log, errno, "getsockname() failed");
-        return PX_ERROR;
-    }
-    c->local_len = len;
-    return PX_OK;
+    return get_port(r, v, addr_port((const struct sockaddr *)&r->conn->peer));
 }
 
 static int get_server_addr(http_request_t *r, http_var_value_t *v, uintptr_t data)
@@ -653,9 +638,11 @@ static int get_server_addr(http_request_t *r, http_var_value_t *v, uintptr_t dat
         v->not_found = 1;
         return PX_OK;
     }
-    if (local_addr(r) != PX_OK)
+    socklen_t len;
+    const struct sockaddr *sa = px_conn_local(r->conn, &len);
+    if (sa == NULL)
         return PX_ERROR;
-    return addr_text(r, &r->conn->local, r->conn->local_len, v);
+    return addr_text(r, sa, len, v);
 }
 
 static int get_server_port(http_request_t *r, http_var_value_t *v, uintptr_t data)
@@ -665,9 +652,11 @@ static int get_server_port(http_request_t *r, http_var_value_t *v, uintptr_t dat
         v->not_found = 1;
         return PX_OK;
     }
-    if (local_addr(r) != PX_OK)
+    socklen_t len;
+    const struct sockaddr *sa = px_conn_local(r->conn, &len);
+    if (sa == NULL)
         return PX_ERROR;
-    return get_port(r, v, addr_port(&r->conn->local));
+    return get_port(r, v, addr_port(sa));
 }
 
 static int get_server_protocol(http_request_t *r, http_var_value_t *v, uintptr_t data)

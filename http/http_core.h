@@ -37,6 +37,8 @@ typedef struct {
 
 /* Registers a variable (or a prefix family) at configuration time. */
 int http_var_define(conf_ctx_t *cf, const http_var_def_t *def);
+/* Registers n definitions. */
+int http_var_define_all(conf_ctx_t *cf, const http_var_def_t *defs, size_t n);
 /* Returns the index a compiled value uses to read variable name, or -1 (conf error logged). */
 int http_var_index(conf_ctx_t *cf, px_str_t name);
 /* Value of variable index for r; NULL if it has no value (not found). */

@@ -434,11 +434,7 @@ static int preconfiguration(conf_ctx_t *cf)
         {PX_STR("realip_remote_addr"), get_realip_remote_addr, 0, 0},
         {PX_STR("realip_remote_port"), get_realip_remote_port, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        if (http_var_define(cf, &vars[i]) != PX_OK)
-            return PX_ERROR;
-    }
-    return PX_OK;
+    return http_var_define_all(cf, vars, sizeof(vars) / sizeof(vars[0]));
 }
 
 static int postconfiguration(conf_ctx_t *cf)

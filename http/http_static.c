@@ -1150,11 +1150,7 @@ static int preconfiguration(conf_ctx_t *cf)
         {PX_STR("realpath_root"), var_realpath_root, 0, HTTP_VAR_NOCACHEABLE},
         {PX_STR("request_filename"), var_request_filename, 0, HTTP_VAR_NOCACHEABLE},
     };
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        if (http_var_define(cf, &vars[i]) != PX_OK)
-            return PX_ERROR;
-    }
-    return PX_OK;
+    return http_var_define_all(cf, vars, sizeof(vars) / sizeof(vars[0]));
 }
 
 static int postconfiguration(conf_ctx_t *cf)

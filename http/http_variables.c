@@ -99,6 +99,15 @@ int http_var_define(conf_ctx_t *cf, const http_var_def_t *def)
     return http_var_define_settable(cf, def, NULL);
 }
 
+int http_var_define_all(conf_ctx_t *cf, const http_var_def_t *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (http_var_define(cf, &defs[i]) != PX_OK)
+            return PX_ERROR;
+    }
+    return PX_OK;
+}
+
 int http_var_index(conf_ctx_t *cf, px_str_t name)
 {
     http_core_main_conf_t *cmcf = conf_main(cf);
@@ -888,10 +897,8 @@ int http_variables_preconfigure(conf_ctx_t *cf)
         {PX_STR("server_protocol"), get_server_protocol, 0, 0},
         {PX_STR("remote_user"), get_remote_user, 0, 0},
     };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
-        if (http_var_define(cf, &defs[i]) != PX_OK)
-            return PX_ERROR;
-    }
+    if (http_var_define_all(cf, defs, sizeof(defs) / sizeof(defs[0])) != PX_OK)
+        return PX_ERROR;
     /* nginx defines these request headers as variables of their own (the rest come from the
      * http_ family): `set` cannot take them over */
     static const char *const own_headers[] = {"host", "user_agent", "referer", "via",

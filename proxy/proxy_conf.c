@@ -418,8 +418,7 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
 
 static int preconfiguration(conf_ctx_t *cf)
 {
-    proxy_define_variables(cf);
-    return PX_OK;
+    return proxy_define_variables(cf);
 }
 
 /* A literal target becomes a group: the upstream{} of its name when it has no port (nginx),

@@ -1776,7 +1776,7 @@ static int get_upstream_http(http_request_t *r, http_var_value_t *v, uintptr_t d
     return PX_OK;
 }
 
-void proxy_define_variables(conf_ctx_t *cf)
+int proxy_define_variables(conf_ctx_t *cf)
 {
     const unsigned nc = HTTP_VAR_NOCACHEABLE;
     const http_var_def_t defs[] = {
@@ -1790,6 +1790,5 @@ void proxy_define_variables(conf_ctx_t *cf)
         {PX_STR("upstream_header_time"), get_upstream, 4, nc},
         {PX_STR("upstream_http_"), get_upstream_http, 0, HTTP_VAR_PREFIX | nc},
     };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
-        http_var_define(cf, &defs[i]);
+    return http_var_define_all(cf, defs, sizeof(defs) / sizeof(defs[0]));
 }

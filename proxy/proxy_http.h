@@ -104,7 +104,7 @@ typedef struct {
 extern conf_module_t proxy_http_module;
 
 /* $proxy_host, $proxy_port, $proxy_add_x_forwarded_for, $upstream_* (postconfiguration). */
-void proxy_define_variables(conf_ctx_t *cf);
+int proxy_define_variables(conf_ctx_t *cf);
 
 /* The upstream{} group called name (a proxy_pass target evaluated at request time), or NULL. */
 struct ups_upstream *proxy_find_upstream(http_request_t *r, px_str_t name);

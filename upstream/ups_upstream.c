@@ -143,34 +143,38 @@ ups_group_conf_t *ups_group_implicit(conf_ctx_t *cf, px_str_t host, const px_add
     return ng;
 }
 
+/* The zone's lock (absent only before the zones are mapped: -t never gets here) */
+static void lock_zone(ups_upstream_t *u)
+{
+    if (u->zone->lock)
+        px_shmtx_lock(u->zone->lock);
+}
+
+static void unlock_zone(ups_upstream_t *u)
+{
+    if (u->zone->lock)
+        px_shmtx_unlock(u->zone->lock);
+}
+
 ups_pick_result_t ups_upstream_pick(ups_upstream_t *u, ups_ctx_t *ctx, size_t *peer)
 {
-    px_shmtx_t *lock = u->zone->lock;
-    if (lock)
-        px_shmtx_lock(lock);
+    lock_zone(u);
     ups_pick_result_t rc = ups_pick(u->group, ctx, px_current_msec, peer);
-    if (lock)
-        px_shmtx_unlock(lock);
+    unlock_zone(u);
     return rc;
 }
 
 int ups_upstream_done(ups_upstream_t *u, size_t peer, ups_outcome_t outcome)
 {
-    px_shmtx_t *lock = u->zone->lock;
-    if (lock)
-        px_shmtx_lock(lock);
+    lock_zone(u);
     int disabled = ups_peer_done(u->group, peer, outcome, px_current_msec);
-    if (lock)
-        px_shmtx_unlock(lock);
+    unlock_zone(u);
     return disabled;
 }
 
 void ups_upstream_set_healthy(ups_upstream_t *u, size_t peer, int healthy)
 {
-    px_shmtx_t *lock = u->zone->lock;
-    if (lock)
-        px_shmtx_lock(lock);
+    lock_zone(u);
     ups_peer_set_checker_down(u->group, peer, !healthy);
-    if (lock)
-        px_shmtx_unlock(lock);
+    unlock_zone(u);
 }

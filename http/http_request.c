@@ -690,6 +690,10 @@ static void process_head(http_request_t *r)
             r->srv = m.conf;
             if (m.regex && m.npairs > 0) {
                 size_t *cap = px_palloc(r->pool, sizeof(size_t) * 2 * (size_t)m.npairs);
+                if (cap == NULL) {
+                    fail_head(r, 500, "out of memory");
+                    return;
+                }
                 memcpy(cap, m.captures, sizeof(size_t) * 2 * (size_t)m.npairs);
                 r->captures = cap;
                 r->ncaptures = m.npairs;
@@ -771,7 +775,8 @@ static void use_location(http_request_t *r, http_core_loc_conf_t *clcf)
     }
 }
 
-/* Picks the location; returns 1 for nginx's auto_redirect (301 to the URI plus '/'). */
+/* Picks the location; returns 1 for nginx's auto_redirect (301 to the URI plus '/'), -1 when
+ * out of memory. */
 static int find_location(http_request_t *r)
 {
     http_location_match_t m;
@@ -781,6 +786,8 @@ static int find_location(http_request_t *r)
     r->location_rewritten = 0;
     if (rc == PX_OK && m.regex) {
         size_t *cap = px_palloc(r->pool, sizeof(size_t) * 2 * (size_t)m.npairs);
+        if (cap == NULL)
+            return -1;
         memcpy(cap, m.captures, sizeof(size_t) * 2 * (size_t)m.npairs);
         r->captures = cap;
         r->ncaptures = m.npairs;
@@ -850,7 +857,12 @@ int http_send_return(http_request_t *r, int code, const px_str_t *text_in)
 
 static void run_phases(http_request_t *r)
 {
-    if (find_location(r)) {
+    int found = find_location(r);
+    if (found < 0) {
+        http_finalize(r, 500);
+        return;
+    }
+    if (found) {
         char *loc = px_psprintf(r->pool, "%.*s/%s%.*s", (int)r->uri.len, r->uri.data,
                                 r->args.len ? "?" : "", (int)r->args.len, r->args.data);
         r->location = http_absolute_location(r, px_str_make(loc, strlen(loc)));

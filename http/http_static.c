@@ -734,7 +734,9 @@ static int static_handler(http_request_t *r)
     char *path = map_path(r, slcf, r->uri, 0, &len, &root_len, &from);
     if (path == NULL)
         return 500;
-    if (r->uri.len == 0 || r->uri.data[r->uri.len - 1] == '/') {
+    /* try_files "" in a regex alias location leaves an empty URI that names the alias path
+     * itself, a file as nginx serves it */
+    if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
         /* nothing served the directory (no index file): nginx's core answers */
         px_log_error(PX_LOG_ERR, &r->log, 0, "directory index of \"%s\" is forbidden", path);
         return 403;

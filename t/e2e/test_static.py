@@ -45,6 +45,7 @@ http {
         location /alias/ { alias %(root)s/data/img/; }
         location ~ ^/re/(.+)$ { alias %(root)s/data/img/$1; }
         location ~ ^/cap/(?<file>.+)$ { alias %(root)s/data/img/$file; }
+        location ~ ^/tfa/(.+)$ { alias %(root)s/data/img/$1; try_files "" =404; }
         location ~ \\.whole$ { alias %(root)s/data/img/a.txt; }
         location /nosendfile/ { sendfile off; output_buffers 1 4k; }
         location /types/ { types { text/x-custom cst; } default_type application/x-def; }
@@ -356,6 +357,11 @@ class StaticDifferential(proxyd_test.Differential):
         self.assertEqual(self.same("/re/a.txt", status=200)[2], b"in alias\n")
         self.assertEqual(self.same("/re/sub/b.txt", status=200)[2], b"in alias sub\n")
         self.assertEqual(self.same("/cap/sub/b.txt", status=200)[2], b"in alias sub\n")
+
+    def test_try_files_empty_in_a_regex_alias_location_serves_the_alias_path(self):
+        self.assertEqual(self.same("/tfa/a.txt", status=200)[2], b"in alias\n")
+        self.same("/tfa/a.txt", headers=["Range: bytes=0-1"], status=206)
+        self.same("/tfa/missing.txt", status=404)
 
     def test_alias_in_regex_location_without_captures_is_the_whole_path(self):
         self.assertEqual(self.same("/any/thing.whole", status=200)[2], b"in alias\n")

@@ -498,8 +498,8 @@ static const char *set_next_upstream(conf_ctx_t *cf, const conf_node_t *n,
             return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
         bits |= (unsigned)e->value;
     }
-    /* "off" alone means no next upstream; with others it is ignored, as nginx's bitmask does */
-    c->next_upstream = (int)(bits == PROXY_NEXT_OFF ? PROXY_NEXT_OFF : bits & ~PROXY_NEXT_OFF);
+    /* "off" anywhere wins over the other values, as nginx's merge has it */
+    c->next_upstream = (int)(bits & PROXY_NEXT_OFF ? PROXY_NEXT_OFF : bits);
     return NULL;
 }
 

@@ -9,7 +9,9 @@
  *   health_check interval=5s fails=1 passes=1 uri=/ port=N match=ok;   # location */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/conf_value.h"
 #include "core/px_log.h"
@@ -318,11 +320,40 @@ static void evaluate(probe_t *p)
     finish(p, ok, why, 0);
 }
 
+/* Whether the whole response is in: the head and as many body bytes as Content-Length says
+ * (a server may keep the connection open after answering). */
+static int response_complete(const probe_t *p)
+{
+    const char *end = NULL;
+    for (size_t i = 0; i + 3 < p->len; i++) {
+        if (memcmp(p->buf + i, "\r\n\r\n", 4) == 0) {
+            end = p->buf + i + 4;
+            break;
+        }
+    }
+    if (end == NULL)
+        return 0;
+    for (const char *h = p->buf; h < end; h++) {
+        if ((h == p->buf || h[-1] == '\n') && strncasecmp(h, "content-length:", 15) == 0) {
+            long n = strtol(h + 15, NULL, 10);
+            return n >= 0 && (size_t)(p->buf + p->len - end) >= (size_t)n;
+        }
+    }
+    return 0;
+}
+
 static void probe_event(px_conn_t *c)
 {
     probe_t *p = c->data;
     if (p == NULL)
         return;
+    if (c->closing) {
+        /* the worker stops: the probe ends without a verdict */
+        p->c = NULL;
+        c->data = NULL;
+        px_conn_close(c);
+        return;
+    }
     if (p->req_sent == 0) {
         int err = ups_connect_result(c);
         if (err) {
@@ -363,6 +394,10 @@ static void probe_event(px_conn_t *c)
         }
         p->len += (size_t)n;
         p->buf[p->len] = '\0';
+        if (response_complete(p)) {
+            evaluate(p);
+            return;
+        }
     }
 }
 
@@ -397,6 +432,8 @@ static void start_probe(px_timer_t *t)
         return;
     }
     p->c->data = p;
+    /* a graceful stop closes probes in flight like idle connections */
+    px_conn_set_idle(p->c, 1);
     p->c->read_handler = probe_event;
     p->c->write_handler = probe_event;
     p->c->read_timer.handler = probe_timeout;

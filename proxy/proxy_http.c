@@ -1253,10 +1253,15 @@ static void advance(proxy_ctx_t *ctx)
         read_head(ctx);
         return;
     case ST_BODY_OUT:
-        if (!ctx->request_sent && send_request(ctx) == PX_OK)
-            ctx->request_sent = 1;
-        if (ctx->state == ST_BODY_OUT)
-            pump(ctx);
+        if (!ctx->request_sent) {
+            /* a failure here may have ended the request (and freed ctx): leave at once */
+            rc = send_request(ctx);
+            if (rc == PX_ERROR)
+                return;
+            if (rc == PX_OK)
+                ctx->request_sent = 1;
+        }
+        pump(ctx);
         return;
     default:
         return;
@@ -1290,11 +1295,11 @@ static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
     return up->requests < max_requests && age < max_time;
 }
 
+/* nginx's rule: POST, LOCK and PATCH are the methods that cannot be sent twice */
 static int idempotent(const http_request_t *r)
 {
-    return r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD ||
-           r->method == HTTP_METHOD_PUT || r->method == HTTP_METHOD_DELETE ||
-           r->method == HTTP_METHOD_OPTIONS;
+    return r->method != HTTP_METHOD_POST && r->method != HTTP_METHOD_PATCH &&
+           !px_str_eq_lit(r->method_name, "LOCK");
 }
 
 static int pick_peer(proxy_ctx_t *ctx);

@@ -53,7 +53,7 @@ static const char *peer_state(const ups_peer_conf_t *pc, const ups_peer_state_t 
     if (st->checker_down)
         return "unhealthy";
     if (pc->max_fails && st->fails >= pc->max_fails &&
-        px_current_msec - st->checked <= pc->fail_timeout)
+        (int64_t)(px_current_msec - st->checked) <= (int64_t)pc->fail_timeout)
         return "unavailable";
     return "up";
 }
@@ -64,11 +64,19 @@ static void put_group(px_pbuf_t *b, ups_upstream_t *u)
     px_pbuf_lit(b, ":{\"method\":\"");
     px_pbuf_lit(b, method_name(u->conf->method));
     px_pbuf_lit(b, "\",\"peers\":[");
+    /* a consistent copy under the lock, formatted after it (other workers wait on it) */
+    ups_peer_state_t *states = px_palloc(b->pool, (u->npeers ? u->npeers : 1) * sizeof(*states));
+    if (states == NULL)
+        return;
     if (u->zone->lock)
         px_shmtx_lock(u->zone->lock);
+    for (size_t i = 0; i < u->npeers; i++)
+        states[i] = *ups_peer_state(u->group, i);
+    if (u->zone->lock)
+        px_shmtx_unlock(u->zone->lock);
     for (size_t i = 0; i < u->npeers; i++) {
         const ups_peer_conf_t *pc = ups_group_peer(u->group, i);
-        ups_peer_state_t st = *ups_peer_state(u->group, i);
+        ups_peer_state_t st = states[i];
         px_pbuf_lit(b, i ? ",{\"server\":" : "{\"server\":");
         put_json_str(b, pc->server);
         px_pbuf_lit(b, ",\"name\":");
@@ -86,8 +94,6 @@ static void put_group(px_pbuf_t *b, ups_upstream_t *u)
         put_field(b, "max_conns", pc->max_conns, 0);
         px_pbuf_put(b, "}", 1);
     }
-    if (u->zone->lock)
-        px_shmtx_unlock(u->zone->lock);
     px_pbuf_lit(b, "]}");
 }
 

@@ -119,6 +119,12 @@ static int trim_later(const void *owner, unsigned max)
 
 void ups_keepalive_put(px_conn_t *c, const void *owner, unsigned max, px_msec_t timeout)
 {
+    /* a stopping worker keeps nothing idle: it would live until the idle timeout */
+    if (px_worker_exiting) {
+        c->data = NULL;
+        px_conn_close(c);
+        return;
+    }
     if (!initialised)
         init();
     unsigned count = 0;

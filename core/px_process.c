@@ -116,7 +116,14 @@ int px_write_pid_file(const char *path)
 {
     if (path == NULL)
         return PX_OK;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* written beside it and renamed over it, so that nobody (proxyd -s, a script started just
+     * after us) ever reads an empty pid file */
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp)) {
+        px_log_error(PX_LOG_EMERG, NULL, ENAMETOOLONG, "open() \"%s\" failed", path);
+        return PX_ERROR;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         px_log_error(PX_LOG_EMERG, NULL, errno, "open() \"%s\" failed", path);
         return PX_ERROR;
@@ -126,9 +133,15 @@ int px_write_pid_file(const char *path)
     if (write(fd, buf, (size_t)n) != n) {
         px_log_error(PX_LOG_EMERG, NULL, errno, "write() \"%s\" failed", path);
         close(fd);
+        unlink(tmp);
         return PX_ERROR;
     }
     close(fd);
+    if (rename(tmp, path) < 0) {
+        px_log_error(PX_LOG_EMERG, NULL, errno, "rename() \"%s\" to \"%s\" failed", tmp, path);
+        unlink(tmp);
+        return PX_ERROR;
+    }
     return PX_OK;
 }
 

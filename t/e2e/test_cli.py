@@ -309,9 +309,15 @@ class TestPaths(TempDirTest):
                            "-g", "daemon off; pid from_g.pid; error_log stderr;"])
         self.assertTrue(proxyd_test.wait_port(port))
         pid_file = os.path.join(self.dir, "from_g.pid")
-        self.assertTrue(wait_for(lambda: os.path.exists(pid_file)))
-        with open(pid_file) as f:
-            self.assertEqual(f.read().strip(), str(proc.pid))
+        # the file exists a moment before the number is in it
+        def content():
+            try:
+                with open(pid_file) as f:
+                    return f.read().strip()
+            except OSError:
+                return ""
+        self.assertTrue(wait_for(lambda: content() != ""))
+        self.assertEqual(content(), str(proc.pid))
 
     def start(self, argv, cwd=None):
         proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

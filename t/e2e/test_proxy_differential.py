@@ -323,6 +323,12 @@ class ProxyDifferentialTest(unittest.TestCase):
         def answer(r):
             resp = RESPONSES.get((r.header("X-Case") or b"").decode(),
                                  proxyd_test.RecordingBackend.DEFAULT_RESPONSE)
+            # the backend closes after each answer, and says so: proxyd (HTTP/1.1, keepalive)
+            # would otherwise cache a connection the backend is closing, and a POST meeting it
+            # fails as it should (never resent); nginx here talks HTTP/1.0 and never caches
+            status_end = resp.index(b"\r\n") + 2
+            if b"\r\nConnection:" not in resp[:resp.find(b"\r\n\r\n") + 2]:
+                resp = resp[:status_end] + b"Connection: close\r\n" + resp[status_end:]
             return resp.replace(b"BADDR", backend.address.encode())
         return answer
 

@@ -18,27 +18,18 @@
 #include "upstream/ups_keepalive.h"
 #include "upstream/ups_upstream.h"
 
-
 static void fail(proxy_ctx_t *ctx, int status);
 static void pump(proxy_ctx_t *ctx);
 static void start_connect(proxy_ctx_t *ctx);
 static int retry_fresh(proxy_ctx_t *ctx, int junk);
-static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout);
-static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up);
 static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status);
-static unsigned status_condition(int status);
-static int may_retry(proxy_ctx_t *ctx, unsigned ft);
-static void push_attempt(proxy_ctx_t *ctx, int status);
 
 /* ---- cleanup: the request pool takes the upstream connection and files with it ---- */
-
-static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome);
-static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what);
 
 static void cleanup(void *data)
 {
     proxy_ctx_t *ctx = data;
-    release_peer(ctx, UPS_OK);
+    proxy_release_peer(ctx, UPS_OK);
     if (ctx->up) {
         ctx->up->data = NULL;
         px_conn_close(ctx->up);
@@ -67,19 +58,9 @@ static void close_upstream(proxy_ctx_t *ctx)
 }
 
 /* The proxy is done with the request (whatever comes next): no upstream, no more events. */
-/* Tells the balancer this attempt is over (once per pick). */
-static void release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome)
-{
-    if (!ctx->picked)
-        return;
-    ctx->picked = 0;
-    if (ups_upstream_done(ctx->ups, ctx->peer_index, outcome))
-        log_upstream(ctx, PX_LOG_WARN, 0, "upstream server temporarily disabled");
-}
-
 static void detach(proxy_ctx_t *ctx)
 {
-    release_peer(ctx, UPS_OK);
+    proxy_release_peer(ctx, UPS_OK);
     close_upstream(ctx);
     ctx->state = ST_DONE;
     ctx->r->read_event_handler = NULL;
@@ -227,14 +208,15 @@ static int build_request(proxy_ctx_t *ctx)
 
 /* ---- timers and errors ---- */
 
-static void log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what)
+void proxy_log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what)
 {
     http_request_t *r = ctx->r;
     static const char *const actions[] = {"while reading client request body",
                                           "while connecting to upstream",
                                           "while sending request to upstream",
                                           "while reading response header from upstream",
-                                          "while reading upstream", ""};
+                                          "while reading upstream",
+                                          ""};
     r->log.action = actions[ctx->state];
     px_log_error(level, &r->log, err, "%s", what);
     r->log.action = NULL;
@@ -260,13 +242,13 @@ static void upstream_timeout(px_timer_t *t)
     if (ctx == NULL)
         return;
     if (ctx->state == ST_BODY_OUT) {
-        log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
+        proxy_log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
         fail(ctx, 504);
         return;
     }
     /* nginx tells the balancer first ("temporarily disabled"), then logs the timeout */
-    release_peer(ctx, UPS_FAILED);
-    log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
+    proxy_release_peer(ctx, UPS_FAILED);
+    proxy_log_upstream(ctx, PX_LOG_ERR, ETIMEDOUT, "upstream timed out");
     next_upstream(ctx, PROXY_NEXT_TIMEOUT, 504);
 }
 
@@ -366,7 +348,7 @@ static int send_request(proxy_ctx_t *ctx)
             int err = errno;
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
-            log_upstream(ctx, PX_LOG_ERR, err, "writev() failed");
+            proxy_log_upstream(ctx, PX_LOG_ERR, err, "writev() failed");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
@@ -483,8 +465,8 @@ static void process_head(proxy_ctx_t *ctx)
     ctx->status = resp->status;
     px_timer_del(&ctx->up->read_timer);
 
-    unsigned ft = status_condition(resp->status);
-    if (ft && may_retry(ctx, ft)) {
+    unsigned ft = proxy_status_condition(resp->status);
+    if (ft && proxy_may_retry(ctx, ft)) {
         next_upstream(ctx, ft, resp->status);
         return;
     }
@@ -517,7 +499,8 @@ static void process_head(proxy_ctx_t *ctx)
     }
 
     r->status = resp->status;
-    r->status_line = px_pstr(r->pool, ctx->bufs[0].data + resp->status_line.start, resp->status_line.len);
+    r->status_line =
+        px_pstr(r->pool, ctx->bufs[0].data + resp->status_line.start, resp->status_line.len);
     http_header_t *h = r->upstream_headers.elts;
     for (size_t i = 0; h && i < r->upstream_headers.nelts; i++) {
         if (copy_header(ctx, h[i].name, h[i].value) != PX_OK) {
@@ -549,10 +532,11 @@ static void process_head(proxy_ctx_t *ctx)
             return;
         }
     }
-    if (ctx->body_kind == HTTP_BODY_LENGTH || (ctx->body_kind == HTTP_BODY_NONE && resp->content_length >= 0))
+    if (ctx->body_kind == HTTP_BODY_LENGTH ||
+        (ctx->body_kind == HTTP_BODY_NONE && resp->content_length >= 0))
         r->out_content_length = resp->content_length;
-    if (ctx->body_kind == HTTP_BODY_NONE && r->method == HTTP_METHOD_HEAD && resp->content_length < 0 &&
-        resp->chunked == 0)
+    if (ctx->body_kind == HTTP_BODY_NONE && r->method == HTTP_METHOD_HEAD &&
+        resp->content_length < 0 && resp->chunked == 0)
         r->out_content_length = -1;
     if (http_send_header(r) != PX_OK) {
         fail(ctx, 500);
@@ -605,7 +589,8 @@ static int read_head(proxy_ctx_t *ctx)
                 if (rc == HTTP_PARSE_RESPONSE_09) {
                     if (retry_fresh(ctx, 1))
                         return PX_ERROR;
-                    log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent no valid HTTP/1.0 header");
+                    proxy_log_upstream(ctx, PX_LOG_ERR, 0,
+                                       "upstream sent no valid HTTP/1.0 header");
                     ctx->status = 200;
                     r->status = 200;
                     r->http_major = 0; /* no head toward the client */
@@ -648,7 +633,7 @@ static int read_head(proxy_ctx_t *ctx)
                 if (rc != HTTP_PARSE_AGAIN) {
                     char msg[1024];
                     http_response_format_error(&ctx->resp, rc, b->data, msg, sizeof(msg));
-                    log_upstream(ctx, PX_LOG_ERR, 0, msg);
+                    proxy_log_upstream(ctx, PX_LOG_ERR, 0, msg);
                     next_upstream(ctx, PROXY_NEXT_INVALID_HEADER, 502);
                     return PX_ERROR;
                 }
@@ -657,7 +642,7 @@ static int read_head(proxy_ctx_t *ctx)
                 break;
         }
         if (ctx->head_buf_len == b->size) {
-            log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent too big header");
+            proxy_log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent too big header");
             next_upstream(ctx, PROXY_NEXT_INVALID_HEADER, 502);
             return PX_ERROR;
         }
@@ -672,14 +657,14 @@ static int read_head(proxy_ctx_t *ctx)
             int err = errno;
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
-            log_upstream(ctx, PX_LOG_ERR, err, "recv() failed");
+            proxy_log_upstream(ctx, PX_LOG_ERR, err, "recv() failed");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
         if (n == 0) {
             if (retry_fresh(ctx, 0))
                 return PX_ERROR;
-            log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
+            proxy_log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return PX_ERROR;
         }
@@ -712,10 +697,10 @@ static void finish(proxy_ctx_t *ctx)
     ctx->response_ms = px_current_msec - ctx->start;
     unsigned ka_max;
     px_msec_t ka_timeout;
-    const void *owner = keepalive_owner(ctx, &ka_max, &ka_timeout);
+    const void *owner = proxy_keepalive_owner(ctx, &ka_max, &ka_timeout);
     if (ctx->up)
         ctx->up->requests++;
-    if (owner && reusable(ctx) && keepalive_allows(ctx, ctx->up)) {
+    if (owner && reusable(ctx) && proxy_keepalive_allows(ctx, ctx->up)) {
         px_conn_t *up = ctx->up;
         ctx->up = NULL;
         ups_keepalive_put(up, owner, ka_max, ka_timeout);
@@ -753,7 +738,7 @@ static ssize_t take_body(proxy_ctx_t *ctx, char *data, size_t len)
         } else if (rc == HTTP_PARSE_CHUNKED_DONE) {
             ctx->upstream_done = 1;
         } else if (rc != HTTP_PARSE_AGAIN) {
-            log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent invalid chunked response");
+            proxy_log_upstream(ctx, PX_LOG_ERR, 0, "upstream sent invalid chunked response");
             return -1;
         }
         in += consumed;
@@ -841,8 +826,10 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
             char path[4096];
             if ((ctx->tmp_fd = temp_file(r, ctx->conf->temp_path, path, sizeof(path))) < 0)
                 return -1;
-            log_upstream(ctx, PX_LOG_WARN, 0, px_psprintf(r->pool,
-                         "an upstream response is buffered to a temporary file %s", path));
+            proxy_log_upstream(
+                ctx, PX_LOG_WARN, 0,
+                px_psprintf(r->pool, "an upstream response is buffered to a temporary file %s",
+                            path));
         }
         spill = 1;
         b = alloc_buf(&ctx->bufs[ctx->nbufs]); /* the spare buffer only the file uses */
@@ -887,7 +874,7 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
         return 0;
     }
     if (n < 0) {
-        log_upstream(ctx, PX_LOG_ERR, errno, "recv() failed");
+        proxy_log_upstream(ctx, PX_LOG_ERR, errno, "recv() failed");
         return -1;
     }
     px_timer_del(&up->read_timer);
@@ -896,7 +883,7 @@ static int read_upstream(proxy_ctx_t *ctx, int may_spill)
             ctx->upstream_done = 1;
             return 1;
         }
-        log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
+        proxy_log_upstream(ctx, PX_LOG_ERR, 0, "upstream prematurely closed connection");
         return -1;
     }
     size_t left = (size_t)n;
@@ -1053,9 +1040,10 @@ static void client_read(http_request_t *r)
          * "sending request" until the upstream's first bytes arrive */
         if (ctx->state == ST_HEAD && ctx->head_buf_len == 0)
             ctx->state = ST_SEND;
-        log_upstream(ctx, PX_LOG_INFO, 0,
-                     "epoll_wait() reported that client prematurely closed connection, so upstream "
-                     "connection is closed too");
+        proxy_log_upstream(
+            ctx, PX_LOG_INFO, 0,
+            "epoll_wait() reported that client prematurely closed connection, so upstream "
+            "connection is closed too");
         detach(ctx);
         http_terminate(r, r->header_sent ? r->status : 499);
     }
@@ -1088,10 +1076,11 @@ static int buffer_body(proxy_ctx_t *ctx)
         if (room == 0 && ctx->body_fd < 0 && !r->body_done) {
             /* past client_body_buffer_size: the rest goes to a temp file */
             char path[4096];
-            if ((ctx->body_fd = temp_file(r, r->loc->client_body_temp_path, path, sizeof(path))) < 0)
+            if ((ctx->body_fd = temp_file(r, r->loc->client_body_temp_path, path, sizeof(path))) <
+                0)
                 return 500;
-            px_log_error(PX_LOG_WARN, &r->log, 0, "a client request body is buffered to a temporary file %s",
-                         path);
+            px_log_error(PX_LOG_WARN, &r->log, 0,
+                         "a client request body is buffered to a temporary file %s", path);
             if (write_all(r, ctx->body_fd, ctx->body_mem, ctx->body_len, 0) != PX_OK)
                 return 500;
         }
@@ -1145,7 +1134,7 @@ static void advance(proxy_ctx_t *ctx)
             return;
         int err = ctx->reused ? 0 : ups_connect_result(up);
         if (err) {
-            log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
+            proxy_log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return;
         }
@@ -1190,42 +1179,6 @@ static void advance(proxy_ctx_t *ctx)
     }
 }
 
-/* Whose idle connections this request may take and give back: the group's pool with
- * `keepalive N`, none with `keepalive 0`, else the location's own (current nginx's default). */
-static const void *keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout)
-{
-    ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
-    *timeout = g && g->keepalive_timeout >= 0 ? (px_msec_t)g->keepalive_timeout
-                                              : UPS_KEEPALIVE_DEFAULT_TIMEOUT;
-    *max = UPS_KEEPALIVE_DEFAULT_MAX;
-    if (ctx->conf->http_version != 1001 || (g && g->keepalive == 0))
-        return NULL;
-    if (g && g->keepalive > 0) {
-        *max = (unsigned)g->keepalive;
-        return ctx->ups;
-    }
-    return ctx->conf;
-}
-
-/* keepalive_requests and keepalive_time of the group (nginx's defaults: 1000, 1h) */
-static int keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
-{
-    ups_group_conf_t *g = ctx->ups ? ctx->ups->conf : NULL;
-    unsigned long max_requests = g && g->keepalive_requests >= 0 ? (unsigned long)g->keepalive_requests : 1000;
-    px_msec_t max_time = g && g->keepalive_time >= 0 ? (px_msec_t)g->keepalive_time : 3600000;
-    px_msec_t age = (px_current_msec / 1000 - up->created_sec) * 1000;
-    return up->requests < max_requests && age < max_time;
-}
-
-/* nginx's rule: POST, LOCK and PATCH are the methods that cannot be sent twice */
-static int idempotent(const http_request_t *r)
-{
-    return r->method != HTTP_METHOD_POST && r->method != HTTP_METHOD_PATCH &&
-           !px_str_eq_lit(r->method_name, "LOCK");
-}
-
-static int pick_peer(proxy_ctx_t *ctx);
-
 static void start_connect(proxy_ctx_t *ctx)
 {
     http_request_t *r = ctx->r;
@@ -1245,7 +1198,7 @@ static void start_connect(proxy_ctx_t *ctx)
     ctx->start = px_current_msec;
     /* a retry on a fresh connection (retry_fresh) stays with its peer */
     if (ctx->ups && !ctx->picked) {
-        int rc = pick_peer(ctx);
+        int rc = proxy_pick_peer(ctx);
         if (rc != PX_OK) {
             fail(ctx, rc);
             return;
@@ -1257,10 +1210,10 @@ static void start_connect(proxy_ctx_t *ctx)
      * cached one failed */
     unsigned ka_max;
     px_msec_t ka_timeout;
-    const void *owner = keepalive_owner(ctx, &ka_max, &ka_timeout);
+    const void *owner = proxy_keepalive_owner(ctx, &ka_max, &ka_timeout);
     while (owner && !ctx->retried) {
         ctx->up = ups_keepalive_get(owner, (struct sockaddr *)&ctx->peer.sa, ctx->peer.len);
-        if (ctx->up == NULL || (idempotent(r) && ctx->conf->has_method != 1))
+        if (ctx->up == NULL || (proxy_idempotent(r) && ctx->conf->has_method != 1))
             break;
         /* a request that cannot be sent twice gets a cached connection only if the server
          * has not closed it already (its close may be waiting behind this very event) */
@@ -1279,8 +1232,8 @@ static void start_connect(proxy_ctx_t *ctx)
         ctx->up = ups_connect((struct sockaddr *)&ctx->peer.sa, ctx->peer.len, &r->log, &err);
     }
     if (ctx->up == NULL) {
-        log_upstream(ctx, err ? PX_LOG_ERR : PX_LOG_ALERT, err,
-                     err ? "connect() failed" : "worker_connections are not enough");
+        proxy_log_upstream(ctx, err ? PX_LOG_ERR : PX_LOG_ALERT, err,
+                           err ? "connect() failed" : "worker_connections are not enough");
         if (err)
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
         else
@@ -1304,11 +1257,11 @@ static int retry_fresh(proxy_ctx_t *ctx, int junk)
     http_request_t *r = ctx->r;
     /* junk: what a cached connection answered is not HTTP at all, bytes a server sent
      * after its previous response (a 204 with a body, say): the connection was never usable */
-    if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) || ctx->body_mode == BODY_STREAM ||
-        !idempotent(r) || ctx->conf->has_method == 1)
+    if (!ctx->reused || ctx->retried || (ctx->head_buf_len && !junk) ||
+        ctx->body_mode == BODY_STREAM || !proxy_idempotent(r) || ctx->conf->has_method == 1)
         return 0;
     /* nginx lists the failed attempt in $upstream_* ("a, a" and "502, 200") */
-    push_attempt(ctx, 502);
+    proxy_push_attempt(ctx, 502);
     ctx->status = 0;
     ctx->connect_ms = ctx->header_ms = 0;
     close_upstream(ctx);
@@ -1327,77 +1280,20 @@ static int retry_fresh(proxy_ctx_t *ctx, int junk)
 
 /* ---- choosing peers ---- */
 
-/* Picks this attempt's peer: PX_OK, or 502 after nginx's "no live upstreams". */
-static int pick_peer(proxy_ctx_t *ctx)
-{
-    http_request_t *r = ctx->r;
-    size_t idx;
-    if (ups_upstream_pick(ctx->ups, ctx->uctx, &idx) != UPS_PICK_OK) {
-        ctx->no_live = 1;
-        ctx->status = 502;
-        /* the log names the group: upstream: "http://NAME/uri" */
-        r->upstream_peer = px_pstrdup(r->pool, ctx->ups->conf->name.data, ctx->ups->conf->name.len);
-        ctx->state = ST_CONNECT;
-        log_upstream(ctx, PX_LOG_ERR, 0, "no live upstreams");
-        return 502;
-    }
-    ctx->peer_index = idx;
-    ctx->picked = 1;
-    ctx->peer = ctx->ups->addrs[idx];
-    return PX_OK;
-}
-
-/* Whether a failed attempt may go to the next peer (proxy_next_upstream and its limits). */
-static int may_retry(proxy_ctx_t *ctx, unsigned ft)
-{
-    http_request_t *r = ctx->r;
-    unsigned next = (unsigned)ctx->conf->next_upstream;
-    if (ctx->ups == NULL || !(next & ft) || (next & PROXY_NEXT_OFF) || ctx->tries <= 1 ||
-        r->header_sent)
-        return 0;
-    if (ctx->conf->next_upstream_timeout &&
-        px_current_msec - ctx->first_start >= (px_msec_t)ctx->conf->next_upstream_timeout)
-        return 0;
-    /* a request that reached a server is not sent again unless it can be, or is allowed to */
-    if (ctx->sent_any && ((!idempotent(r) && !(next & PROXY_NEXT_NON_IDEMPOTENT)) ||
-                          ctx->body_mode == BODY_STREAM))
-        return 0;
-    return 1;
-}
-
-static void push_attempt(proxy_ctx_t *ctx, int status)
-{
-    http_request_t *r = ctx->r;
-    if (ctx->attempts == NULL) {
-        ctx->attempts = px_palloc(r->pool, sizeof(px_array_t));
-        if (ctx->attempts == NULL || px_array_init(ctx->attempts, r->pool, 2, sizeof(attempt_t)) != PX_OK)
-            return;
-    }
-    attempt_t *a = px_array_push(ctx->attempts);
-    if (a == NULL)
-        return;
-    a->addr = px_pstr(r->pool, ctx->peer.text, strlen(ctx->peer.text));
-    a->status = ctx->status ? ctx->status : status;
-    a->response_ms = px_current_msec - ctx->start;
-    a->connect_ms = ctx->connect_ms;
-    a->header_ms = ctx->header_ms;
-    a->has_header = ctx->header_ms != 0 || ctx->status != 0;
-}
-
 /* An attempt failed for reason ft (PROXY_NEXT_*): the peer is told, and the request goes to
  * the next one if proxy_next_upstream allows, else ends with status. */
 static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status)
 {
     http_request_t *r = ctx->r;
     /* nginx counts a 403 or 404 as an answer, everything else as a failure of the peer */
-    release_peer(ctx, ft & (PROXY_NEXT_HTTP_403 | PROXY_NEXT_HTTP_404) ? UPS_OK : UPS_FAILED);
-    if (!may_retry(ctx, ft)) {
+    proxy_release_peer(ctx, ft & (PROXY_NEXT_HTTP_403 | PROXY_NEXT_HTTP_404) ? UPS_OK : UPS_FAILED);
+    if (!proxy_may_retry(ctx, ft)) {
         if (ctx->status == 0)
             ctx->status = status;
         fail(ctx, status);
         return;
     }
-    push_attempt(ctx, status);
+    proxy_push_attempt(ctx, status);
     close_upstream(ctx);
     ctx->tries--;
     ctx->retried = 0;
@@ -1416,98 +1312,7 @@ static void next_upstream(proxy_ctx_t *ctx, unsigned ft, int status)
     start_connect(ctx);
 }
 
-/* proxy_next_upstream's condition for an upstream's status, 0 for none */
-static unsigned status_condition(int status)
-{
-    switch (status) {
-    case 500:
-        return PROXY_NEXT_HTTP_500;
-    case 502:
-        return PROXY_NEXT_HTTP_502;
-    case 503:
-        return PROXY_NEXT_HTTP_503;
-    case 504:
-        return PROXY_NEXT_HTTP_504;
-    case 403:
-        return PROXY_NEXT_HTTP_403;
-    case 404:
-        return PROXY_NEXT_HTTP_404;
-    case 429:
-        return PROXY_NEXT_HTTP_429;
-    default:
-        return 0;
-    }
-}
-
 /* ---- the content handler ---- */
-
-static int choose_peer(proxy_ctx_t *ctx)
-{
-    http_request_t *r = ctx->r;
-    proxy_loc_conf_t *conf = ctx->conf;
-    if (!conf->pass.has_variables) {
-        ctx->pass = &conf->pass;
-        ctx->ups = conf->target->ups;
-    } else {
-        px_str_t text;
-        if (http_cv_eval(r, &conf->pass_cv, &text) != PX_OK)
-            return 500;
-        char err[512];
-        int rc = proxy_pass_parse_evaluated(&ctx->evaluated, text, err, sizeof(err));
-        ctx->pass = &ctx->evaluated;
-        if (rc != PX_OK) {
-            px_log_error(PX_LOG_ERR, &r->log, 0, "%s", err);
-            return 500;
-        }
-        if (ctx->evaluated.scheme == PROXY_SCHEME_HTTPS) {
-            px_log_error(PX_LOG_ERR, &r->log, 0, "https upstreams are not supported yet in \"%.*s\"",
-                         (int)text.len, text.data);
-            return 500;
-        }
-        if (ctx->evaluated.url.family == AF_UNSPEC) {
-            /* an upstream{} group by name; any other name needs a resolver */
-            ctx->ups = ctx->evaluated.no_port ? proxy_find_upstream(r, ctx->evaluated.host) : NULL;
-            if (ctx->ups == NULL) {
-                px_log_error(PX_LOG_ERR, &r->log, 0, "no resolver defined to resolve %.*s",
-                             (int)ctx->evaluated.host.len, ctx->evaluated.host.data);
-                return 502;
-            }
-        }
-    }
-    ctx->first_start = px_current_msec;
-    if (ctx->ups == NULL) {
-        if (ctx->pass->url.naddrs == 0)
-            return 502;
-        ctx->peer = ctx->pass->url.addrs[0];
-        ctx->tries = 1;
-        return PX_OK;
-    }
-    ctx->uctx = px_palloc(r->pool, sizeof(ups_ctx_t));
-    if (ctx->uctx == NULL)
-        return 500;
-    const void *key = NULL;
-    size_t key_len = 0;
-    ups_group_conf_t *g = ctx->ups->conf;
-    if (g->method == UPS_IP_HASH) {
-        unsigned char *k = px_palloc(r->pool, 16);
-        if (k == NULL)
-            return 500;
-        key_len = ups_ip_hash_key((struct sockaddr *)&r->conn->peer, k);
-        key = k;
-    } else if (g->hash_key_compiled) {
-        px_str_t v;
-        if (http_cv_eval(r, g->hash_key_compiled, &v) != PX_OK)
-            return 500;
-        key = v.data;
-        key_len = v.len;
-    }
-    ups_ctx_init(ctx->uctx, ctx->ups->group, key, key_len);
-    size_t tries = ups_group_tries(ctx->ups->group);
-    if (conf->next_upstream_tries > 0 && (size_t)conf->next_upstream_tries < tries)
-        tries = (size_t)conf->next_upstream_tries;
-    ctx->tries = tries ? (int)tries : 1;
-    return PX_OK;
-}
 
 static void free_evaluated(void *data)
 {
@@ -1529,7 +1334,7 @@ int proxy_handler(http_request_t *r)
         px_pool_cleanup_add(r->pool, free_evaluated, &ctx->evaluated) != PX_OK)
         return 500;
     r->content_ctx = ctx;
-    int rc = choose_peer(ctx);
+    int rc = proxy_choose_peer(ctx);
     if (rc != PX_OK) {
         ctx->status = rc;
         return rc;

@@ -87,4 +87,27 @@ typedef struct {
 
 enum { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
 
+/* proxy_http.c */
+void proxy_log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what);
+
+/* proxy_peer.c: where each attempt goes */
+/* The group (or single address) of the request, its balancer context and retry budget. */
+int proxy_choose_peer(proxy_ctx_t *ctx);
+/* This attempt's peer from the group: PX_OK, or 502 after "no live upstreams". */
+int proxy_pick_peer(proxy_ctx_t *ctx);
+/* Tells the balancer this attempt is over (once per pick). */
+void proxy_release_peer(proxy_ctx_t *ctx, ups_outcome_t outcome);
+/* Whether a failed attempt may go to the next peer (proxy_next_upstream and its limits). */
+int proxy_may_retry(proxy_ctx_t *ctx, unsigned ft);
+/* Keeps the finished attempt for $upstream_*. */
+void proxy_push_attempt(proxy_ctx_t *ctx, int status);
+/* proxy_next_upstream's condition for an upstream's status, 0 for none. */
+unsigned proxy_status_condition(int status);
+/* Whose idle connections the request takes and gives back, NULL for none. */
+const void *proxy_keepalive_owner(proxy_ctx_t *ctx, unsigned *max, px_msec_t *timeout);
+/* keepalive_requests and keepalive_time allow the connection another request. */
+int proxy_keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up);
+/* nginx's rule: all but POST, LOCK and PATCH may be sent twice. */
+int proxy_idempotent(const http_request_t *r);
+
 #endif

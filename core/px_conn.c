@@ -51,6 +51,11 @@ int px_conn_pool_init(unsigned limit)
     return PX_OK;
 }
 
+unsigned px_conn_index(const px_conn_t *c)
+{
+    return (unsigned)(c - slab);
+}
+
 static void conn_io_handler(px_io_t *io, unsigned events)
 {
     px_conn_t *c = (px_conn_t *)io;

@@ -81,6 +81,9 @@ extern int px_worker_exiting;
 extern int px_accept_multi; /* events { multi_accept on; } */
 
 int px_conn_pool_init(unsigned limit);
+/* The connection's place in the slab, 0 .. px_conn_limit - 1: a layer above keeps its own
+ * per-connection state in an array of its own, indexed the same way. */
+unsigned px_conn_index(const px_conn_t *c);
 /* Wraps fd in a connection and registers it with the loop. NULL when out of slots. */
 px_conn_t *px_conn_new(int fd);
 void px_conn_close(px_conn_t *c);

@@ -19,6 +19,7 @@ static size_t heap_len, heap_cap;
 static px_post_t *post_head, *post_tail;
 
 void (*px_event_batch_done)(void);
+unsigned long px_event_count;
 
 int px_event_init(int max_events)
 {
@@ -261,6 +262,7 @@ int px_event_process(const void *sigmask)
         px_log_error(PX_LOG_ALERT, NULL, err, "epoll_wait() failed");
         return PX_ERROR;
     }
+    px_event_count += (unsigned long)n;
     /* two passes: the early sockets' events first (see px_io_t) */
     for (int pass = 0; pass < 2; pass++) {
         unsigned early = pass == 0;

@@ -64,6 +64,9 @@ void px_post_init(px_post_t *p, void (*handler)(void *), void *data);
 void px_post(px_post_t *p);
 void px_post_cancel(px_post_t *p);
 
+/* Socket events dispatched so far (a measure of activity). */
+extern unsigned long px_event_count;
+
 /* Called after every loop iteration, once no stale event can name a closed socket. */
 extern void (*px_event_batch_done)(void);
 

@@ -82,16 +82,23 @@ static void send_timeout(px_timer_t *t)
     close_connection(hc);
 }
 
+/* The HTTP state of each connection, indexed like the connection slab. Not in the heap: there
+ * the states of thousands of idle keepalive connections would sit between the pools and
+ * buffers of a burst of requests, and the heap could give none of those pages back. A large
+ * table comes straight from mmap, so only the pages of connections in use are ever touched. */
+static http_conn_t *conn_table;
+
 void http_init_connection(px_conn_t *c)
 {
     /* no pool per connection: an idle keepalive connection holds only this and its slot */
-    http_conn_t *hc = px_cache_alloc(sizeof(*hc));
-    if (hc)
-        memset(hc, 0, sizeof(*hc));
-    if (hc == NULL) {
+    if (conn_table == NULL)
+        conn_table = calloc(px_conn_limit, sizeof(*conn_table));
+    if (conn_table == NULL) {
         px_conn_close(c);
         return;
     }
+    http_conn_t *hc = &conn_table[px_conn_index(c)];
+    memset(hc, 0, sizeof(*hc));
     hc->c = c;
     hc->addr = http_listen_find_addr(c);
     hc->default_srv = hc->addr->default_server;
@@ -127,7 +134,7 @@ static void close_connection(http_conn_t *hc)
     }
     release_buffer(hc);
     c->data = NULL;
-    px_cache_free(hc, sizeof(*hc));
+    hc->c = NULL;
     px_conn_close(c);
 }
 
@@ -215,12 +222,13 @@ static http_request_t *create_request(http_conn_t *hc)
     r->http_major = 1;
     r->log.action = "while reading client request line";
     px_array_init(&r->headers, pool, 16, sizeof(http_header_t));
-    px_array_init(&hc->header_spans, pool, 16, sizeof(http_header_span_t));
     http_variables_request_init(r);
     hc->c->requests++;
     /* the parser's state lives with the request: an idle connection does not carry it */
     hc->parser = px_palloc(pool, sizeof(*hc->parser));
-    if (hc->parser == NULL) {
+    hc->header_spans = px_palloc(pool, sizeof(*hc->header_spans));
+    if (hc->parser == NULL || hc->header_spans == NULL ||
+        px_array_init(hc->header_spans, pool, 16, sizeof(http_header_span_t)) != PX_OK) {
         px_pool_destroy(pool);
         return NULL;
     }
@@ -270,12 +278,17 @@ static void fail_head(http_request_t *r, int status, const char *reason)
     http_finalize(r, status);
 }
 
+/* A request head never needs more (the offsets in http_conn_t are 32 bits). */
+#define HEAD_MAX (1u << 30)
+
 static int grow_buffer(http_conn_t *hc)
 {
     http_core_srv_conf_t *srv = hc->default_srv;
     size_t cap = srv->large_client_header_buffers.size * (size_t)srv->large_client_header_buffers.num;
     if (cap < srv->client_header_buffer_size)
         cap = srv->client_header_buffer_size;
+    if (cap > HEAD_MAX)
+        cap = HEAD_MAX;
     if (hc->size >= cap)
         return PX_ERROR;
     size_t nsize = hc->size ? hc->size * 2 : srv->client_header_buffer_size;
@@ -344,7 +357,7 @@ static void read_head(http_conn_t *hc)
                     }
                     if (rc == HTTP_PARSE_OK) {
                         hc->line_start = p->pos;
-                        http_header_span_t *h = px_array_push(&hc->header_spans);
+                        http_header_span_t *h = px_array_push(hc->header_spans);
                         h->name = p->header_name;
                         h->value = p->header_value;
                         h->line = p->header_line;
@@ -538,8 +551,8 @@ static void process_head(http_request_t *r)
     r->exten = px_str_make(r->uri.data + ex.start, ex.len);
 
     /* headers */
-    http_header_span_t *hs = hc->header_spans.elts;
-    for (size_t i = 0; i < hc->header_spans.nelts; i++) {
+    http_header_span_t *hs = hc->header_spans->elts;
+    for (size_t i = 0; i < hc->header_spans->nelts; i++) {
         px_str_t name = span_str(hc, hs[i].name), value = span_str(hc, hs[i].value);
         if (hs[i].invalid) {
             if (hc->default_srv->ignore_invalid_headers) {

@@ -15,29 +15,34 @@ typedef struct http_conn {
     px_conn_t *c;
     http_addr_conf_t *addr;
     http_core_srv_conf_t *default_srv;
-    char *buf;         /* request head (and pipelined bytes after it) */
-    size_t size;       /* capacity of buf */
-    size_t len;        /* bytes in buf */
-    size_t head_end;   /* where the current request's head ends */
-    size_t pos;        /* first byte not yet consumed (head, then body, then pipelined) */
-    size_t req_start;  /* where the current request's bytes begin in buf */
-    size_t line_start; /* start of the request or header line being parsed */
-    http_parser_t *parser;   /* in the request's pool while a head is read */
-    int parse_phase;         /* 0 request line, 1 headers */
-    px_array_t header_spans; /* http_header_span_t until the head is complete */
+    char *buf;           /* request head (and pipelined bytes after it) */
+    uint32_t size;       /* capacity of buf (large_client_header_buffers keeps it small) */
+    uint32_t len;        /* bytes in buf */
+    uint32_t head_end;   /* where the current request's head ends */
+    uint32_t pos;        /* first byte not yet consumed (head, then body, then pipelined) */
+    uint32_t req_start;  /* where the current request's bytes begin in buf */
+    uint32_t line_start; /* start of the request or header line being parsed */
+    http_parser_t *parser;    /* in the request's pool while a head is read */
+    px_array_t *header_spans; /* http_header_span_t until the head is complete, same pool */
     http_request_t *r;
     px_msec_t start_msec;
     px_post_t resume;
-    px_msec_t linger_timeout, linger_deadline;
-    int nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
+    unsigned char parse_phase; /* 0 request line, 1 headers, 2 done */
+    unsigned char nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
 
     /* pending output: pieces queued by the response writer, in the request's pool */
     struct http_outq *outq;
 
-    /* request body being discarded */
-    int64_t body_rest; /* bytes of a Content-Length body still to drop */
-    http_chunked_t chunked;
-    int64_t body_received;
+    union {
+        struct { /* request body being discarded */
+            int64_t body_rest; /* bytes of a Content-Length body still to drop */
+            http_chunked_t chunked;
+            int64_t body_received;
+        };
+        struct { /* lingering close, once the last request is done */
+            px_msec_t linger_timeout, linger_deadline;
+        };
+    };
 } http_conn_t;
 
 void http_init_connection(px_conn_t *c);

@@ -416,8 +416,8 @@ int http_send_special(http_request_t *r, int status)
  * in its log lines already. */
 static px_str_t host_being_read(http_conn_t *hc)
 {
-    const http_header_span_t *spans = hc->header_spans.elts;
-    for (size_t i = 0; i < hc->header_spans.nelts; i++) {
+    const http_header_span_t *spans = hc->header_spans->elts;
+    for (size_t i = 0; i < hc->header_spans->nelts; i++) {
         const http_header_span_t *h = &spans[i];
         if (px_str_caseeq_lit(px_str_make(hc->buf + h->name.start, h->name.len), "Host"))
             return px_str_make(hc->buf + h->value.start, h->value.len);

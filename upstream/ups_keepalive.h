@@ -12,8 +12,8 @@
 #define UPS_KEEPALIVE_DEFAULT_TIMEOUT 60000   /* ms, nginx's keepalive_timeout */
 
 /* Parks c (its handlers and data are replaced); when owner has more than max idle
- * connections, the least recently used ones are closed once the loop's current batch of
- * events is handled (requests of the same batch may take them again first). */
+ * connections, the least recently used ones past max are closed once they have been idle for
+ * a second (a load that swings around the cap reuses them instead of reconnecting). */
 void ups_keepalive_put(px_conn_t *c, const void *owner, unsigned max, px_msec_t timeout);
 
 /* The most recently parked idle connection of owner to sa, or NULL. The caller sets its

@@ -6,6 +6,7 @@
 extern conf_module_t conf_core_module;
 extern conf_module_t conf_events_module;
 extern conf_module_t http_core_module;
+extern conf_module_t http_ssl_module;
 extern conf_module_t http_log_module;
 extern conf_module_t http_rewrite_module;
 extern conf_module_t http_map_module;
@@ -22,6 +23,7 @@ conf_module_t *px_modules[] = {
     &conf_core_module,
     &conf_events_module,
     &http_core_module,
+    &http_ssl_module,
     &http_log_module,
     &http_rewrite_module,
     &http_map_module,

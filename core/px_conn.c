@@ -1,5 +1,6 @@
 /* Connection slab, readiness-tracking I/O, and listening sockets with accept back-off. */
 #include "core/px_conn.h"
+#include "core/px_ssl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,6 +165,8 @@ void px_conn_close(px_conn_t *c)
     px_timer_del(&c->read_timer);
     px_timer_del(&c->write_timer);
     px_conn_set_idle(c, 0);
+    if (c->ssl)
+        px_ssl_close(c);
     /* close() removes the fd from epoll; no epoll_ctl needed */
     close(c->io.fd);
     c->io.fd = -1;
@@ -204,6 +207,8 @@ static ssize_t read_result(px_conn_t *c, ssize_t n, size_t asked)
 
 ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
 {
+    if (c->ssl)
+        return px_ssl_recv(c, buf, len);
     ssize_t rc;
     do
         rc = read_result(c, recv(c->io.fd, buf, len, 0), len);
@@ -215,6 +220,8 @@ ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
 {
     if (iovcnt == 1)
         return px_conn_recv(c, iov[0].iov_base, iov[0].iov_len);
+    if (c->ssl)
+        return px_ssl_recv(c, iov[0].iov_base, iov[0].iov_len);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
@@ -228,6 +235,8 @@ ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
 /* send() rather than sendmsg() for one piece: no iovec to import. */
 ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len)
 {
+    if (c->ssl)
+        return px_ssl_send(c, buf, len);
     for (;;) {
         ssize_t n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
         if (n >= 0) {
@@ -250,6 +259,8 @@ ssize_t px_conn_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
 {
     if (iovcnt == 1)
         return px_conn_send(c, iov[0].iov_base, iov[0].iov_len);
+    if (c->ssl)
+        return px_ssl_writev(c, iov, iovcnt);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;

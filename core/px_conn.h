@@ -12,6 +12,7 @@
 #include "core/px_pool.h"
 
 typedef struct px_conn px_conn_t;
+struct ssl_st;
 typedef struct px_listening px_listening_t;
 typedef void (*px_conn_handler_t)(px_conn_t *c);
 
@@ -48,6 +49,7 @@ struct px_conn {
     px_timer_t write_timer;
     px_listening_t *listening;
     px_pool_t *pool;
+    struct ssl_st *ssl; /* TLS (core/px_ssl.h) once its handshake begins; I/O goes through it */
     px_log_t log;
     struct sockaddr_storage peer;
     socklen_t peer_len;

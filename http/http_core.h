@@ -277,6 +277,7 @@ typedef struct http_addr_conf {
     struct sockaddr_storage sa;
     socklen_t salen;
     const void *opts; /* the listen that carried socket options */
+    unsigned ssl : 1; /* connections start with a TLS handshake (http_ssl.c) */
 } http_addr_conf_t;
 
 extern conf_module_t http_core_module;

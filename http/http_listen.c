@@ -115,7 +115,9 @@ const char *http_listen_parse(conf_ctx_t *cf, http_core_srv_conf_t *cscf, const 
         } else if ((v = param_value(a, "so_keepalive="))) {
             rv = parse_keepalive(cf, &proto, v);
             proto.bind = proto.has_options = 1;
-        } else if (px_str_eq_lit(*a, "ssl") || px_str_eq_lit(*a, "http2") ||
+        } else if (px_str_eq_lit(*a, "ssl")) {
+            proto.ssl = 1;
+        } else if (px_str_eq_lit(*a, "http2") ||
                    px_str_eq_lit(*a, "quic") || px_str_eq_lit(*a, "proxy_protocol") ||
                    px_str_eq_lit(*a, "spdy")) {
             rv = px_psprintf(cf->pool, "the \"%s\" parameter of \"listen\" is not supported yet",
@@ -237,6 +239,7 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
         } else if (ac->default_server == NULL) {
             ac->default_server = l->srv;
         }
+        ac->ssl |= l->ssl;
         *(http_listen_t **)px_array_push(&members) = l;
     }
     /* nginx builds a name table only when there is a choice to make: several servers on

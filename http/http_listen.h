@@ -16,6 +16,7 @@ typedef struct {
     unsigned reuseport : 1;
     unsigned deferred : 1;
     unsigned has_options : 1;
+    unsigned ssl : 1; /* TLS on this address (any listen of it saying ssl makes it so) */
     int backlog, rcvbuf, sndbuf, ipv6only, so_keepalive, keepidle, keepintvl, keepcnt;
     const char *file;
     unsigned line;

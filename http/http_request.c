@@ -11,11 +11,13 @@
 
 #include "core/px_addr.h"
 #include "core/px_log.h"
+#include "core/px_ssl.h"
 #include "http/http_listen.h"
 #include "http/http_location.h"
 #include "http/http_log.h"
 #include "http/http_regex.h"
 #include "http/http_server_name.h"
+#include "http/http_ssl.h"
 #include "http/http_variables.h"
 
 #define MAX_URI_CHANGES 10
@@ -104,6 +106,22 @@ void http_init_connection(px_conn_t *c)
     hc->default_srv = hc->addr->default_server;
     hc->start_msec = px_current_msec;
     c->data = hc;
+    if (hc->addr->ssl) {
+        http_ssl_start(hc);
+        return;
+    }
+    http_conn_begin(hc);
+}
+
+void http_conn_abort(http_conn_t *hc)
+{
+    close_connection(hc);
+}
+
+void http_conn_begin(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    px_conn_set_idle(c, 0);
     c->read_handler = conn_read;
     c->write_handler = conn_write;
     c->read_timer.handler = header_timeout;
@@ -177,6 +195,10 @@ static void lingering_close(http_conn_t *hc, http_core_loc_conf_t *loc)
         hc->r = NULL;
         hc->outq = NULL;
     }
+    /* TLS says goodbye before the socket does; what the client still sends is then
+     * drained as raw bytes */
+    if (c->ssl)
+        px_ssl_close(c);
     if (shutdown(c->io.fd, SHUT_WR) < 0) {
         close_connection(hc);
         return;
@@ -728,10 +750,15 @@ static void process_head(http_request_t *r)
                                                           : "client sent CONNECT method");
         return;
     }
+    /* logged "while reading client request headers", as nginx */
+    int rc = http_ssl_check_request(r);
     r->log.action = NULL;
-
+    if (rc != 0) {
+        http_finalize(r, rc);
+        return;
+    }
     http_core_main_conf_t *cmcf = r->main_conf[http_core_module.index];
-    int rc = run_phase(r, &cmcf->phase_post_read);
+    rc = run_phase(r, &cmcf->phase_post_read);
     if (rc != PX_DECLINED) {
         http_finalize(r, rc);
         return;

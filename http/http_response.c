@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include "core/px_addr.h"
 #include "core/px_log.h"
@@ -121,10 +122,28 @@ static void build_head(http_request_t *r, px_pbuf_t *b)
     px_pbuf_lit(b, "\r\n");
 }
 
+/* nginx's 400s that name their reason in the page (and keep their own code for error_page). */
+static const char *reason_400(int status)
+{
+    switch (status) {
+    case 494:
+        return "Request Header Or Cookie Too Large";
+    case 495:
+        return "The SSL certificate error";
+    case 496:
+        return "No required SSL certificate was sent";
+    case 497:
+        return "The plain HTTP request was sent to HTTPS port";
+    default:
+        return NULL;
+    }
+}
+
 /* The body nginx sends for a status without content of its own. */
 static px_str_t special_body(http_request_t *r, int status)
 {
-    const char *text = status == 494 ? "" : http_status_text(status);
+    const char *reason = reason_400(status);
+    const char *text = reason ? "" : http_status_text(status);
     if (status < 300 || status == 304 || text == NULL)
         return PX_NULL_STR;
     if (status == 302)
@@ -132,14 +151,14 @@ static px_str_t special_body(http_request_t *r, int status)
     else if (status == 401)
         text = "Authorization Required"; /* likewise */
     const char *tail = r->loc && !r->loc->server_tokens ? "proxyd" : "proxyd/" PROXYD_VERSION;
-    if (status == 494) {
-        /* nginx's own page for a too large header: a 400 whose title names the reason */
+    if (reason) {
+        /* a 400 whose title names the reason */
         char *body = px_psprintf(r->pool,
-                                 "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title>"
+                                 "<html>\r\n<head><title>400 %s</title>"
                                  "</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
-                                 "<center>Request Header Or Cookie Too Large</center>\r\n"
+                                 "<center>%s</center>\r\n"
                                  "<hr><center>%s</center>\r\n</body>\r\n</html>\r\n",
-                                 tail);
+                                 reason, reason, tail);
         return px_str_make(body, strlen(body));
     }
     char *body = px_psprintf(r->pool,
@@ -350,9 +369,42 @@ int http_flush(http_request_t *r)
     return PX_OK;
 }
 
+/* sendfile cannot encrypt: over TLS the file goes through one buffer. A write that has to
+ * wait is retried with the same bytes, read again from the same offset. */
+static ssize_t send_file_tls(http_request_t *r, int fd, int64_t *offset, size_t len)
+{
+    static char buf[16384];
+    px_conn_t *c = r->conn;
+    if (!c->writable) {
+        px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
+        return PX_AGAIN;
+    }
+    ssize_t got = pread(fd, buf, len < sizeof(buf) ? len : sizeof(buf), (off_t)*offset);
+    if (got < 0) {
+        px_log_error(PX_LOG_CRIT, &r->log, errno, "pread() failed");
+        return PX_ERROR;
+    }
+    if (got == 0)
+        return 0;
+    ssize_t n = px_conn_send(c, buf, (size_t)got);
+    if (n == PX_AGAIN) {
+        px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
+        return PX_AGAIN;
+    }
+    if (n < 0) {
+        px_log_error(PX_LOG_INFO, &r->log, errno, "SSL_write() failed while sending response to client");
+        return PX_ERROR;
+    }
+    *offset += n;
+    r->bytes_sent += (uint64_t)n;
+    return n;
+}
+
 ssize_t http_sendfile(http_request_t *r, int fd, int64_t *offset, size_t len)
 {
     px_conn_t *c = r->conn;
+    if (c->ssl)
+        return send_file_tls(r, fd, offset, len);
     for (;;) {
         if (!c->writable) {
             px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);
@@ -399,16 +451,16 @@ int http_send_simple(http_request_t *r, int status, px_str_t content_type, px_st
 /* The special response for status, honouring the location's error_page. */
 int http_send_special(http_request_t *r, int status)
 {
-    if (r->lingering || status == 400 || status == 413 || status == 414 || status == 494 ||
+    if (r->lingering || status == 400 || status == 413 || status == 414 || reason_400(status) ||
         status == 500 || status == 501 || status == 505 || status == 408)
         r->keepalive = 0;
     http_discard_for_special(r);
     /* an error page target that fails shows its own status, not error_page's =code */
     r->err_status = 0;
-    /* 494 is logged and sent as 400, with its own page */
+    /* 494-497 are logged and sent as 400, with their own pages */
     /* a status without a page of its own (304) is typed like any other empty response */
     px_str_t body = special_body(r, status);
-    return http_send_simple(r, status == 494 ? 400 : status,
+    return http_send_simple(r, reason_400(status) ? 400 : status,
                             body.len || r->loc == NULL ? PX_STR("text/html") : r->loc->default_type, body);
 }
 

@@ -495,6 +495,13 @@ static int get_const(http_request_t *r, http_var_value_t *v, uintptr_t data)
     return PX_OK;
 }
 
+static int get_scheme(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    (void)data;
+    set_value(v, r->conn && r->conn->ssl ? PX_STR("https") : PX_STR("http"));
+    return PX_OK;
+}
+
 static int get_http_prefix(http_request_t *r, http_var_value_t *v, uintptr_t data)
 {
     const http_var_prefix_arg_t *arg = (const http_var_prefix_arg_t *)data;
@@ -850,12 +857,10 @@ int http_variables_preconfigure(conf_ctx_t *cf)
     host[sizeof(host) - 1] = '\0';
     px_str_t *hostname = px_palloc(cf->pool, sizeof(*hostname));
     px_str_t *version = px_palloc(cf->pool, sizeof(*version));
-    px_str_t *scheme = px_palloc(cf->pool, sizeof(*scheme));
-    if (hostname == NULL || version == NULL || scheme == NULL)
+    if (hostname == NULL || version == NULL)
         return PX_ERROR;
     *hostname = lower_dup(cf->pool, px_str_make(host, strlen(host)));
     *version = PX_STR(PROXYD_VERSION);
-    *scheme = PX_STR("http");
 
     const unsigned nc = HTTP_VAR_NOCACHEABLE;
     const http_var_def_t defs[] = {
@@ -870,7 +875,7 @@ int http_variables_preconfigure(conf_ctx_t *cf)
         {PX_STR("server_addr"), get_server_addr, 0, 0},
         {PX_STR("server_port"), get_server_port, 0, 0},
         {PX_STR("server_name"), get_server_name, 0, 0},
-        {PX_STR("scheme"), get_const, (uintptr_t)scheme, 0},
+        {PX_STR("scheme"), get_scheme, 0, 0},
         {PX_STR("request"), get_request_str, offsetof(http_request_t, request_line), 0},
         {PX_STR("request_method"), get_request_str, offsetof(http_request_t, method_name), 0},
         {PX_STR("request_uri"), get_request_str, offsetof(http_request_t, unparsed_uri), 0},

@@ -16,6 +16,7 @@ extern conf_module_t http_referer_module;
 extern conf_module_t http_static_module;
 extern conf_module_t ups_http_module;
 extern conf_module_t proxy_http_module;
+extern conf_module_t proxy_ssl_module;
 extern conf_module_t proxy_status_module;
 extern conf_module_t proxy_health_module;
 
@@ -33,6 +34,7 @@ conf_module_t *px_modules[] = {
     &http_static_module,
     &ups_http_module,
     &proxy_http_module,
+    &proxy_ssl_module,
     &proxy_status_module,
     &proxy_health_module,
 };

@@ -79,10 +79,6 @@ static const char *set_pass(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
         proxy_pass_free(&c->pass);
         return px_pstrdup(cf->pool, err, strlen(err));
     }
-    if (c->pass.scheme == PROXY_SCHEME_HTTPS)
-        /* refused rather than sent in clear: TLS toward upstreams comes with the TLS work */
-        return px_psprintf(cf->pool, "https upstreams are not supported yet in \"%.*s\"",
-                           (int)n->args[0].value.len, n->args[0].value.data);
     c->has_pass = 1;
     c->location = clcf->name;
     c->location_kind = clcf->kind;

@@ -14,6 +14,7 @@
 #include "http/http_variables.h"
 #include "proxy/proxy_http.h"
 #include "proxy/proxy_http_ctx.h"
+#include "proxy/proxy_ssl.h"
 #include "upstream/ups_connect.h"
 #include "upstream/ups_keepalive.h"
 #include "upstream/ups_upstream.h"
@@ -213,6 +214,7 @@ void proxy_log_upstream(proxy_ctx_t *ctx, int level, int err, const char *what)
     http_request_t *r = ctx->r;
     static const char *const actions[] = {"while reading client request body",
                                           "while connecting to upstream",
+                                          "while SSL handshaking to upstream",
                                           "while sending request to upstream",
                                           "while reading response header from upstream",
                                           "while reading upstream",
@@ -1137,6 +1139,29 @@ static void advance(proxy_ctx_t *ctx)
             proxy_log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return;
+        }
+        if (ctx->pass->scheme == PROXY_SCHEME_HTTPS && !ctx->reused) {
+            if (proxy_ssl_start(ctx->r, up, ctx->pass->proxy_host) != PX_OK) {
+                fail(ctx, 502);
+                return;
+            }
+            ctx->state = ST_TLS;
+        }
+    }
+        /* fall through */
+    case ST_TLS: {
+        px_conn_t *up = ctx->up;
+        if (ctx->state == ST_TLS) {
+            const char *why;
+            rc = proxy_ssl_handshake(ctx->r, up, &why);
+            if (rc == PX_AGAIN)
+                return;
+            if (rc != PX_OK) {
+                proxy_release_peer(ctx, UPS_FAILED);
+                proxy_log_upstream(ctx, PX_LOG_ERR, 0, why);
+                next_upstream(ctx, PROXY_NEXT_ERROR, 502);
+                return;
+            }
         }
         px_timer_del(&up->read_timer);
         ctx->connect_ms = px_current_msec - ctx->start;

@@ -7,7 +7,7 @@
 #include "proxy/proxy_http.h"
 #include "upstream/ups_upstream.h"
 
-enum { ST_BODY, ST_CONNECT, ST_SEND, ST_HEAD, ST_BODY_OUT, ST_DONE };
+enum { ST_BODY, ST_CONNECT, ST_TLS, ST_SEND, ST_HEAD, ST_BODY_OUT, ST_DONE };
 
 typedef struct {
     char *data;

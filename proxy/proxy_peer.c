@@ -152,12 +152,6 @@ int proxy_choose_peer(proxy_ctx_t *ctx)
             px_log_error(PX_LOG_ERR, &r->log, 0, "%s", err);
             return 500;
         }
-        if (ctx->evaluated.scheme == PROXY_SCHEME_HTTPS) {
-            px_log_error(PX_LOG_ERR, &r->log, 0,
-                         "https upstreams are not supported yet in \"%.*s\"", (int)text.len,
-                         text.data);
-            return 500;
-        }
         if (ctx->evaluated.url.family == AF_UNSPEC) {
             /* an upstream{} group by name; any other name needs a resolver */
             ctx->ups = ctx->evaluated.no_port ? proxy_find_upstream(r, ctx->evaluated.host) : NULL;

@@ -1,0 +1,408 @@
+/* TLS toward https upstreams: proxy_ssl_server_name, proxy_ssl_name, proxy_ssl_verify,
+ * proxy_ssl_trusted_certificate, proxy_ssl_verify_depth, proxy_ssl_protocols,
+ * proxy_ssl_ciphers, proxy_ssl_certificate(_key), proxy_ssl_password_file,
+ * proxy_ssl_session_reuse, with nginx's defaults. A level that sets none of them shares its
+ * parent's SSL_CTX; contexts and the files they name are loaded at configuration time. */
+#include "proxy/proxy_ssl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "conf/conf_value.h"
+#include "core/px_addr.h"
+#include "core/px_ssl.h"
+
+typedef struct {
+    int server_name; /* proxy_ssl_server_name */
+    int name_set;
+    http_cv_t name;
+    int verify;
+    int verify_depth;
+    px_str_t trusted_certificate;
+    int protocols;
+    px_str_t ciphers;
+    px_str_t certificate;
+    px_str_t certificate_key;
+    px_str_t password_file;
+    int session_reuse;
+    unsigned explicit : 1; /* this level wrote a directive that shapes the context */
+    SSL_CTX *ctx;
+} ssl_loc_conf_t;
+
+/* ---- directives ---- */
+
+static const char *set_explicit_str(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    ((ssl_loc_conf_t *)conf)->explicit = 1;
+    return conf_set_str(cf, n, d, conf);
+}
+
+static const char *set_explicit_flag(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    ((ssl_loc_conf_t *)conf)->explicit = 1;
+    return conf_set_flag(cf, n, d, conf);
+}
+
+static const char *set_explicit_num(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    ((ssl_loc_conf_t *)conf)->explicit = 1;
+    return conf_set_num(cf, n, d, conf);
+}
+
+static const char *set_name(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    (void)d;
+    ssl_loc_conf_t *sc = conf;
+    if (sc->name_set)
+        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
+    sc->name_set = 1;
+    return http_cv_compile(cf, n->args[0].value, &sc->name);
+}
+
+static const char *set_protocols(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    (void)d;
+    ssl_loc_conf_t *sc = conf;
+    if (sc->protocols != CONF_UNSET)
+        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"SSLv2", 0},
+                 {"SSLv3", 0},
+                 {"TLSv1", PX_SSL_TLSv1},
+                 {"TLSv1.1", PX_SSL_TLSv1_1},
+                 {"TLSv1.2", PX_SSL_TLSv1_2},
+                 {"TLSv1.3", PX_SSL_TLSv1_3}};
+    unsigned bits = 0;
+    for (size_t i = 0; i < n->nargs; i++) {
+        size_t k = 0;
+        while (k < sizeof(names) / sizeof(names[0]) && !px_str_eq_lit(n->args[i].value, names[k].name))
+            k++;
+        if (k == sizeof(names) / sizeof(names[0]))
+            return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
+        bits |= names[k].bit;
+    }
+    sc->protocols = (int)bits;
+    sc->explicit = 1;
+    return NULL;
+}
+
+#define OFF(f) offsetof(ssl_loc_conf_t, f)
+#define LOC_CTX (CONF_HTTP | CONF_SRV | CONF_LOC)
+
+static const conf_directive_t ssl_directives[] = {
+    {"proxy_ssl_server_name", LOC_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_LOC_CONF, OFF(server_name), NULL},
+    {"proxy_ssl_name", LOC_CTX, CONF_TAKE1, set_name, CONF_HTTP_LOC_CONF, 0, NULL},
+    {"proxy_ssl_verify", LOC_CTX, CONF_FLAG, set_explicit_flag, CONF_HTTP_LOC_CONF, OFF(verify), NULL},
+    {"proxy_ssl_verify_depth", LOC_CTX, CONF_TAKE1, set_explicit_num, CONF_HTTP_LOC_CONF, OFF(verify_depth), NULL},
+    {"proxy_ssl_trusted_certificate", LOC_CTX, CONF_TAKE1, set_explicit_str, CONF_HTTP_LOC_CONF,
+     OFF(trusted_certificate), NULL},
+    {"proxy_ssl_protocols", LOC_CTX, CONF_1MORE, set_protocols, CONF_HTTP_LOC_CONF, 0, NULL},
+    {"proxy_ssl_ciphers", LOC_CTX, CONF_TAKE1, set_explicit_str, CONF_HTTP_LOC_CONF, OFF(ciphers), NULL},
+    {"proxy_ssl_certificate", LOC_CTX, CONF_TAKE1, set_explicit_str, CONF_HTTP_LOC_CONF, OFF(certificate), NULL},
+    {"proxy_ssl_certificate_key", LOC_CTX, CONF_TAKE1, set_explicit_str, CONF_HTTP_LOC_CONF,
+     OFF(certificate_key), NULL},
+    {"proxy_ssl_password_file", LOC_CTX, CONF_TAKE1, set_explicit_str, CONF_HTTP_LOC_CONF, OFF(password_file),
+     NULL},
+    {"proxy_ssl_session_reuse", LOC_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_LOC_CONF, OFF(session_reuse), NULL},
+    {NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+static void *create_loc_conf(conf_ctx_t *cf)
+{
+    ssl_loc_conf_t *sc = px_pcalloc(cf->pool, sizeof(*sc));
+    if (sc == NULL)
+        return NULL;
+    sc->server_name = CONF_UNSET;
+    sc->verify = CONF_UNSET;
+    sc->verify_depth = CONF_UNSET;
+    sc->protocols = CONF_UNSET;
+    sc->session_reuse = CONF_UNSET;
+    return sc;
+}
+
+static char *full_path(conf_ctx_t *cf, px_str_t name)
+{
+    if (name.len > 0 && name.data[0] == '/')
+        return px_pstrdup(cf->pool, name.data, name.len);
+    return px_psprintf(cf->pool, "%s%.*s", cf->cycle->conf_prefix ? cf->cycle->conf_prefix : "",
+                       (int)name.len, name.data);
+}
+
+static char **read_passwords(conf_ctx_t *cf, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        px_log_error(PX_LOG_EMERG, NULL, errno, "open() \"%s\" failed", path);
+        return NULL;
+    }
+    char **list = px_pcalloc(cf->pool, 65 * sizeof(char *));
+    size_t n = 0;
+    char line[1024];
+    while (list && n < 64 && fgets(line, sizeof(line), f))
+        list[n++] = px_pstrdup(cf->pool, line, strcspn(line, "\r\n"));
+    fclose(f);
+    if (list && n == 0) {
+        conf_log(cf, PX_LOG_EMERG, 0, "no passwords in \"%s\"", path);
+        return NULL;
+    }
+    return list;
+}
+
+static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
+{
+    if (px_ssl_init() != PX_OK)
+        return PX_ERROR;
+    SSL_CTX *ctx = px_ssl_ctx_new(0, (unsigned)sc->protocols);
+    if (ctx == NULL)
+        return PX_ERROR;
+    px_pool_cleanup_add(cf->pool, px_ssl_ctx_free, ctx);
+    sc->ctx = ctx;
+    if (SSL_CTX_set_cipher_list(ctx, sc->ciphers.data) == 0) {
+        px_log_error(PX_LOG_EMERG, NULL, 0, "SSL_CTX_set_cipher_list(\"%s\") failed%s", sc->ciphers.data,
+                     px_ssl_errors());
+        return PX_ERROR;
+    }
+    if (sc->certificate.data) {
+        if (sc->certificate_key.data == NULL) {
+            px_log_error(PX_LOG_EMERG, NULL, 0, "no \"proxy_ssl_certificate_key\" is defined for certificate \"%s\"",
+                         sc->certificate.data);
+            return PX_ERROR;
+        }
+        char **passwords = NULL;
+        if (sc->password_file.data && (passwords = read_passwords(cf, full_path(cf, sc->password_file))) == NULL)
+            return PX_ERROR;
+        if (px_ssl_certificate(ctx, full_path(cf, sc->certificate), full_path(cf, sc->certificate_key),
+                               passwords) != PX_OK)
+            return PX_ERROR;
+    }
+    if (sc->verify) {
+        if (sc->trusted_certificate.data == NULL) {
+            px_log_error(PX_LOG_EMERG, NULL, 0, "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
+            return PX_ERROR;
+        }
+        SSL_CTX_set_verify_depth(ctx, sc->verify_depth);
+    }
+    if (sc->trusted_certificate.data) {
+        char *path = full_path(cf, sc->trusted_certificate);
+        if (SSL_CTX_load_verify_locations(ctx, path, NULL) == 0) {
+            px_log_error(PX_LOG_EMERG, NULL, 0, "SSL_CTX_load_verify_locations(\"%s\") failed%s", path,
+                         px_ssl_errors());
+            return PX_ERROR;
+        }
+    }
+    /* the verdict is read after the handshake (nginx logs it and tries the next server),
+     * so OpenSSL is not asked to abort the handshake itself */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return PX_OK;
+}
+
+static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
+{
+    ssl_loc_conf_t *p = parent, *c = child;
+    if (c->server_name == CONF_UNSET)
+        c->server_name = p->server_name == CONF_UNSET ? 0 : p->server_name;
+    if (!c->name_set && p->name_set) {
+        c->name = p->name;
+        c->name_set = 1;
+    }
+    if (c->session_reuse == CONF_UNSET)
+        c->session_reuse = p->session_reuse == CONF_UNSET ? 1 : p->session_reuse;
+    if (c->verify == CONF_UNSET)
+        c->verify = p->verify == CONF_UNSET ? 0 : p->verify;
+    if (c->verify_depth == CONF_UNSET)
+        c->verify_depth = p->verify_depth == CONF_UNSET ? 1 : p->verify_depth;
+    if (c->protocols == CONF_UNSET)
+        c->protocols = p->protocols == CONF_UNSET ? (int)PX_SSL_DEFAULT_PROTOCOLS : p->protocols;
+    if (c->ciphers.data == NULL)
+        c->ciphers = p->ciphers.data ? p->ciphers : PX_STR("DEFAULT");
+    if (c->trusted_certificate.data == NULL)
+        c->trusted_certificate = p->trusted_certificate;
+    if (c->certificate.data == NULL)
+        c->certificate = p->certificate;
+    if (c->certificate_key.data == NULL)
+        c->certificate_key = p->certificate_key;
+    if (c->password_file.data == NULL)
+        c->password_file = p->password_file;
+    /* the http level is never merged into anything: its context is built when its first
+     * child needs it, with its own (final) values */
+    if (p->ctx == NULL && !p->explicit && !c->explicit) {
+        if (p->protocols == CONF_UNSET)
+            p->protocols = c->protocols;
+        if (p->ciphers.data == NULL)
+            p->ciphers = c->ciphers;
+        if (p->verify_depth == CONF_UNSET)
+            p->verify_depth = c->verify_depth;
+        if (p->verify == CONF_UNSET)
+            p->verify = c->verify;
+        if (build_ctx(cf, p) != PX_OK)
+            return CONF_ERROR;
+    }
+    if (c->explicit || p->ctx == NULL) {
+        c->explicit = 1; /* what inherits from here shares this context */
+        return build_ctx(cf, c) == PX_OK ? NULL : CONF_ERROR;
+    }
+    c->ctx = p->ctx;
+    return NULL;
+}
+
+conf_module_t proxy_ssl_module = {
+    .name = "proxy_ssl",
+    .directives = ssl_directives,
+    .create_loc_conf = create_loc_conf,
+    .merge_loc_conf = merge_loc_conf,
+};
+
+/* ---- sessions kept per worker, by context and peer address ---- */
+
+#define SESSIONS 64
+
+static struct {
+    SSL_CTX *ctx;
+    struct sockaddr_storage peer;
+    socklen_t len;
+    SSL_SESSION *session;
+    unsigned long used;
+} sessions[SESSIONS];
+static unsigned long session_clock;
+
+static int session_slot(SSL_CTX *ctx, const px_conn_t *up, int create)
+{
+    int free_slot = -1, oldest = 0;
+    for (int i = 0; i < SESSIONS; i++) {
+        if (sessions[i].ctx == ctx &&
+            px_addr_equal((struct sockaddr *)&sessions[i].peer, sessions[i].len, (struct sockaddr *)&up->peer,
+                          up->peer_len))
+            return i;
+        if (sessions[i].ctx == NULL && free_slot < 0)
+            free_slot = i;
+        if (sessions[i].used < sessions[oldest].used)
+            oldest = i;
+    }
+    if (!create)
+        return -1;
+    int i = free_slot >= 0 ? free_slot : oldest;
+    if (sessions[i].session)
+        SSL_SESSION_free(sessions[i].session);
+    sessions[i].ctx = ctx;
+    memcpy(&sessions[i].peer, &up->peer, up->peer_len);
+    sessions[i].len = up->peer_len;
+    sessions[i].session = NULL;
+    return i;
+}
+
+/* ---- the handshake ---- */
+
+static ssl_loc_conf_t *loc_ssl(http_request_t *r)
+{
+    return http_get_module_loc_conf(r, proxy_ssl_module);
+}
+
+/* The name for SNI and verification: proxy_ssl_name, or the proxy_pass host without its
+ * port. */
+static int ssl_name(http_request_t *r, ssl_loc_conf_t *sc, px_str_t host, px_str_t *out)
+{
+    px_str_t name = host;
+    if (sc->name_set && http_cv_eval(r, &sc->name, &name) != PX_OK)
+        return PX_ERROR;
+    if (name.len > 0 && name.data[0] != '[') {
+        const char *colon = memchr(name.data, ':', name.len);
+        if (colon)
+            name.len = (size_t)(colon - name.data);
+    } else if (name.len > 0) {
+        const char *end = memchr(name.data, ']', name.len);
+        if (end)
+            name.len = (size_t)(end - name.data) + 1;
+    }
+    *out = name;
+    return PX_OK;
+}
+
+static int is_ip_literal(px_str_t name)
+{
+    char buf[64];
+    if (name.len == 0 || name.len >= sizeof(buf))
+        return name.len == 0;
+    memcpy(buf, name.data, name.len);
+    buf[name.len] = '\0';
+    unsigned char addr[16];
+    if (buf[0] == '[' && name.len > 2) {
+        buf[name.len - 1] = '\0';
+        return inet_pton(AF_INET6, buf + 1, addr) == 1;
+    }
+    return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+int proxy_ssl_start(http_request_t *r, px_conn_t *up, px_str_t host)
+{
+    ssl_loc_conf_t *sc = loc_ssl(r);
+    if (sc->ctx == NULL || px_ssl_create(up, sc->ctx, 0) != PX_OK)
+        return PX_ERROR;
+    px_str_t name;
+    if (ssl_name(r, sc, host, &name) != PX_OK)
+        return PX_ERROR;
+    char *cname = px_pstrdup(r->pool, name.data, name.len);
+    if (cname == NULL)
+        return PX_ERROR;
+    if (sc->server_name && !is_ip_literal(name) && SSL_set_tlsext_host_name(up->ssl, cname) == 0) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "SSL_set_tlsext_host_name(\"%s\") failed%s", cname, px_ssl_errors());
+        return PX_ERROR;
+    }
+    /* the certificate must name this host (checked with the chain, read after it) */
+    if (sc->verify && SSL_set1_host(up->ssl, cname) == 0) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "SSL_set1_host(\"%s\") failed%s", cname, px_ssl_errors());
+        return PX_ERROR;
+    }
+    if (sc->session_reuse) {
+        /* a session is resumed only toward the name it was made for */
+        int sni = sc->server_name && !is_ip_literal(name);
+        int i = session_slot(sc->ctx, up, 0);
+        const char *made_for = i >= 0 && sessions[i].session ? SSL_SESSION_get0_hostname(sessions[i].session) : NULL;
+        if (i >= 0 && sessions[i].session && (sni ? made_for && strcmp(made_for, cname) == 0 : made_for == NULL))
+            SSL_set_session(up->ssl, sessions[i].session);
+    }
+    return PX_OK;
+}
+
+int proxy_ssl_handshake(http_request_t *r, px_conn_t *up, const char **why)
+{
+    static char reason[1400];
+    int rc = px_ssl_handshake(up);
+    if (rc == PX_AGAIN)
+        return PX_AGAIN;
+    if (rc != PX_OK) {
+        *why = px_ssl_handshake_error(NULL);
+        return PX_ERROR;
+    }
+    ssl_loc_conf_t *sc = loc_ssl(r);
+    if (sc->verify) {
+        long v = SSL_get_verify_result(up->ssl);
+        const char *name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(up->ssl), 0);
+        if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+            snprintf(reason, sizeof(reason), "upstream SSL certificate does not match \"%s\"", name ? name : "");
+        else if (v != X509_V_OK)
+            snprintf(reason, sizeof(reason), "upstream SSL certificate verify error: (%ld:%s)", v,
+                     X509_verify_cert_error_string(v));
+        if (v != X509_V_OK) {
+            *why = reason;
+            return PX_ERROR;
+        }
+    }
+    if (sc->session_reuse) {
+        SSL_SESSION *s = SSL_get1_session(up->ssl);
+        if (s) {
+            int i = session_slot(sc->ctx, up, 1);
+            if (sessions[i].session)
+                SSL_SESSION_free(sessions[i].session);
+            sessions[i].session = s;
+            sessions[i].used = ++session_clock;
+        }
+    }
+    return PX_OK;
+}

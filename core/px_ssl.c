@@ -346,12 +346,11 @@ ssize_t px_ssl_send(px_conn_t *c, const char *buf, size_t len)
     if (len == 0)
         return 0;
     ERR_clear_error();
+    /* A short write says nothing about the socket either: with partial writes on, OpenSSL
+     * returns after each record. writable stays set until it asks to wait. */
     int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-    if (n > 0) {
-        if ((size_t)n < len)
-            c->writable = 0;
+    if (n > 0)
         return n;
-    }
     return io_result(c, n, 0);
 }
 
@@ -371,15 +370,7 @@ ssize_t px_ssl_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
         memcpy(buf + len, iov[i].iov_base, take);
         len += take;
     }
-    ssize_t n = px_ssl_send(c, buf, len);
-    if (n > 0 && (size_t)n == len) {
-        size_t total = 0;
-        for (int i = 0; i < iovcnt; i++)
-            total += iov[i].iov_len;
-        if ((size_t)n < total)
-            c->writable = 1; /* only the gathering stopped short, not the socket */
-    }
-    return n;
+    return px_ssl_send(c, buf, len);
 }
 
 void px_ssl_close(px_conn_t *c)

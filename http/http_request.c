@@ -106,11 +106,22 @@ void http_init_connection(px_conn_t *c)
     hc->default_srv = hc->addr->default_server;
     hc->start_msec = px_current_msec;
     c->data = hc;
+    http_conn_set_log(hc);
     if (hc->addr->ssl) {
         http_ssl_start(hc);
         return;
     }
     http_conn_begin(hc);
+}
+
+void http_conn_set_log(http_conn_t *hc)
+{
+    /* what happens before a request has a location goes to the server's error_log, as nginx */
+    http_core_loc_conf_t *clcf = server_loc(hc->default_srv);
+    if (clcf->error_log) {
+        hc->c->log.fd = clcf->error_log->fd;
+        hc->c->log.level = clcf->error_log->level;
+    }
 }
 
 void http_conn_abort(http_conn_t *hc)
@@ -450,9 +461,12 @@ static void read_head(http_conn_t *hc)
         ssize_t n = px_conn_recv(c, hc->buf + hc->len, hc->size - hc->len);
         if (n == PX_AGAIN) {
             if (hc->r == NULL && hc->len == hc->pos && hc->buf) {
-                /* idle between requests: give the buffer back */
+                /* idle between requests: give the buffer back, and let a graceful stop
+                 * close the connection (a TLS connection gets here after the response:
+                 * a short TLS read does not say the socket is drained) */
                 release_buffer(hc);
                 hc->len = hc->pos = 0;
+                px_conn_set_idle(c, 1);
             }
             return;
         }

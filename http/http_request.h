@@ -30,6 +30,7 @@ typedef struct http_conn {
     unsigned char parse_phase; /* 0 request line, 1 headers, 2 done */
     unsigned char nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
     unsigned char plain_on_ssl; /* plain HTTP on an ssl address: answered with 497 (400) */
+    unsigned char ssl_rejected; /* ssl_reject_handshake refused the name it asked for */
 
     /* pending output: pieces queued by the response writer, in the request's pool */
     struct http_outq *outq;
@@ -51,6 +52,8 @@ void http_init_connection(px_conn_t *c);
  * handshake on an ssl address), or closes it without a response. */
 void http_conn_begin(http_conn_t *hc);
 void http_conn_abort(http_conn_t *hc);
+/* The connection logs to the error_log of hc->default_srv (set again when SNI picks one). */
+void http_conn_set_log(http_conn_t *hc);
 /* Response bytes are queued and not yet written. */
 int http_conn_output_pending(http_conn_t *hc);
 int http_send_special(http_request_t *r, int status);

@@ -41,6 +41,7 @@ typedef struct {
     const char *certs_file;   /* where the first ssl_certificate was, for messages */
     unsigned certs_line;
     px_str_t password_file;
+    char **passwords; /* read from password_file, NULL-terminated */
     int protocols; /* PX_SSL_* bits, CONF_UNSET */
     px_str_t ciphers;
     int prefer_server_ciphers;
@@ -51,7 +52,7 @@ typedef struct {
     px_shm_zone_t *shared;
     int64_t session_timeout; /* seconds */
     int session_tickets;
-    px_array_t *ticket_key_files; /* px_str_t */
+    px_array_t *ticket_key_files; /* ticket_key_t, in the order written */
     int verify; /* VERIFY_*, CONF_UNSET */
     int verify_depth;
     px_str_t client_certificate;
@@ -63,7 +64,7 @@ typedef struct {
 
     SSL_CTX *ctx;
     http_core_srv_conf_t *srv;
-    ticket_key_t *ticket_keys;
+    ticket_key_t *ticket_keys; /* the last written first: it encrypts, all decrypt (nginx) */
     size_t nticket_keys;
 } ssl_srv_conf_t;
 
@@ -124,10 +125,38 @@ static const char *set_certificate_key(conf_ctx_t *cf, const conf_node_t *n, con
     return push_path(cf, &((ssl_srv_conf_t *)conf)->keys, n->args[0].value);
 }
 
+/* The key file is read where the directive is, so that its errors name that line. */
 static const char *set_ticket_key(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
 {
     (void)d;
-    return push_path(cf, &((ssl_srv_conf_t *)conf)->ticket_key_files, n->args[0].value);
+    ssl_srv_conf_t *sc = conf;
+    char *path = full_path(cf, n->args[0].value);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        conf_log(cf, PX_LOG_EMERG, errno, "open() \"%s\" failed", path);
+        return CONF_ERROR;
+    }
+    unsigned char buf[81];
+    size_t got = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (got != 48 && got != 80)
+        return px_psprintf(cf->pool, "\"%s\" must be 48 or 80 bytes", path);
+    if (sc->ticket_key_files == NULL) {
+        sc->ticket_key_files = px_palloc(cf->pool, sizeof(*sc->ticket_key_files));
+        if (sc->ticket_key_files == NULL ||
+            px_array_init(sc->ticket_key_files, cf->pool, 2, sizeof(ticket_key_t)) != PX_OK)
+            return CONF_ERROR;
+    }
+    ticket_key_t *k = px_array_push(sc->ticket_key_files);
+    if (k == NULL)
+        return CONF_ERROR;
+    memset(k, 0, sizeof(*k));
+    memcpy(k->name, buf, 16);
+    size_t half = got == 48 ? 16 : 32;
+    memcpy(k->hmac, buf + 16, half);
+    memcpy(k->aes, buf + 16 + half, half);
+    k->size = 2 * half;
+    return NULL;
 }
 
 static const char *set_protocols(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
@@ -227,6 +256,61 @@ static const char *set_session_cache(conf_ctx_t *cf, const conf_node_t *n, const
     return NULL;
 }
 
+/* TLS 1.3 early data is not accepted: `on` is refused rather than quietly ignored. */
+static const char *set_early_data(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    const char *rv = conf_set_flag(cf, n, d, conf);
+    if (rv == NULL && ((ssl_srv_conf_t *)conf)->early_data)
+        return "\"ssl_early_data on\" is not supported by proxyd";
+    return rv;
+}
+
+static char **read_passwords(conf_ctx_t *cf, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        conf_log(cf, PX_LOG_EMERG, errno, "open() \"%s\" failed", path);
+        return NULL;
+    }
+    size_t n = 0, cap = 4;
+    char **list = px_palloc(cf->pool, cap * sizeof(char *));
+    char line[1024];
+    while (list && fgets(line, sizeof(line), f)) {
+        size_t len = strcspn(line, "\r\n");
+        if (n + 2 > cap) {
+            char **bigger = px_palloc(cf->pool, 2 * cap * sizeof(char *));
+            if (bigger)
+                memcpy(bigger, list, n * sizeof(char *));
+            list = bigger;
+            cap *= 2;
+        }
+        if (list)
+            list[n++] = px_pstrdup(cf->pool, line, len);
+    }
+    fclose(f);
+    if (list == NULL)
+        return NULL;
+    if (n == 0) {
+        conf_log(cf, PX_LOG_EMERG, 0, "no passwords in \"%s\"", path);
+        return NULL;
+    }
+    list[n] = NULL;
+    return list;
+}
+
+/* The passwords are read where the directive is, as nginx does (its errors name that line). */
+static const char *set_password_file(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d,
+                                     void *conf)
+{
+    (void)d;
+    ssl_srv_conf_t *sc = conf;
+    if (sc->password_file.data)
+        return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
+    sc->password_file = n->args[0].value;
+    sc->passwords = read_passwords(cf, full_path(cf, n->args[0].value));
+    return sc->passwords ? NULL : CONF_ERROR;
+}
+
 static const conf_enum_t verify_values[] = {{"off", VERIFY_OFF},
                                             {"on", VERIFY_ON},
                                             {"optional", VERIFY_OPTIONAL},
@@ -239,7 +323,7 @@ static const conf_enum_t verify_values[] = {{"off", VERIFY_OFF},
 static const conf_directive_t ssl_directives[] = {
     {"ssl_certificate", SRV_CTX, CONF_TAKE1, set_certificate, CONF_HTTP_SRV_CONF, 0, NULL},
     {"ssl_certificate_key", SRV_CTX, CONF_TAKE1, set_certificate_key, CONF_HTTP_SRV_CONF, 0, NULL},
-    {"ssl_password_file", SRV_CTX, CONF_TAKE1, conf_set_str, CONF_HTTP_SRV_CONF, OFF(password_file), NULL},
+    {"ssl_password_file", SRV_CTX, CONF_TAKE1, set_password_file, CONF_HTTP_SRV_CONF, 0, NULL},
     {"ssl_protocols", SRV_CTX, CONF_1MORE, set_protocols, CONF_HTTP_SRV_CONF, 0, NULL},
     {"ssl_ciphers", SRV_CTX, CONF_TAKE1, conf_set_str, CONF_HTTP_SRV_CONF, OFF(ciphers), NULL},
     {"ssl_prefer_server_ciphers", SRV_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_SRV_CONF,
@@ -258,7 +342,7 @@ static const conf_directive_t ssl_directives[] = {
      OFF(trusted_certificate), NULL},
     {"ssl_crl", SRV_CTX, CONF_TAKE1, conf_set_str, CONF_HTTP_SRV_CONF, OFF(crl), NULL},
     {"ssl_reject_handshake", SRV_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_SRV_CONF, OFF(reject_handshake), NULL},
-    {"ssl_early_data", SRV_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_SRV_CONF, OFF(early_data), NULL},
+    {"ssl_early_data", SRV_CTX, CONF_FLAG, set_early_data, CONF_HTTP_SRV_CONF, OFF(early_data), NULL},
     {"ssl_buffer_size", SRV_CTX, CONF_TAKE1, conf_set_size, CONF_HTTP_SRV_CONF, OFF(buffer_size), NULL},
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
@@ -308,7 +392,10 @@ static const char *merge_srv_conf(conf_ctx_t *cf, void *parent, void *child)
     }
     if (c->keys == NULL)
         c->keys = p->keys;
-    MERGE_STR(password_file, PX_NULL_STR);
+    if (c->password_file.data == NULL) {
+        c->password_file = p->password_file;
+        c->passwords = p->passwords;
+    }
     MERGE_INT(protocols, (int)PX_SSL_DEFAULT_PROTOCOLS);
     MERGE_STR(ciphers, PX_STR("HIGH:!aNULL:!MD5"));
     MERGE_INT(prefer_server_ciphers, 0);
@@ -436,44 +523,6 @@ static int ticket_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_C
     return enc || index == 0 ? 1 : 2;
 }
 
-static int load_ticket_keys(conf_ctx_t *cf, ssl_srv_conf_t *sc)
-{
-    px_str_t *files = sc->ticket_key_files->elts;
-    size_t n = sc->ticket_key_files->nelts;
-    sc->ticket_keys = px_pcalloc(cf->pool, n * sizeof(ticket_key_t));
-    if (sc->ticket_keys == NULL)
-        return PX_ERROR;
-    /* nginx: the last key in the configuration encrypts; all of them decrypt */
-    for (size_t i = 0; i < n; i++) {
-        const char *path = files[n - 1 - i].data;
-        FILE *f = fopen(path, "rb");
-        if (f == NULL) {
-            px_log_error(PX_LOG_EMERG, NULL, errno, "open() \"%s\" failed", path);
-            return PX_ERROR;
-        }
-        unsigned char buf[81];
-        size_t got = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        if (got != 48 && got != 80) {
-            conf_log(cf, PX_LOG_EMERG, 0, "\"%s\" must be 80 or 48 bytes", path);
-            return PX_ERROR;
-        }
-        ticket_key_t *k = &sc->ticket_keys[i];
-        memcpy(k->name, buf, 16);
-        if (got == 48) {
-            memcpy(k->hmac, buf + 16, 16);
-            memcpy(k->aes, buf + 32, 16);
-            k->size = 32;
-        } else {
-            memcpy(k->hmac, buf + 16, 32);
-            memcpy(k->aes, buf + 48, 32);
-            k->size = 64;
-        }
-    }
-    sc->nticket_keys = n;
-    return PX_OK;
-}
-
 /* ---- SNI ---- */
 
 static int verify_cb(int ok, X509_STORE_CTX *x)
@@ -508,10 +557,12 @@ static int servername(SSL *ssl, int *alert, void *arg)
     }
     ssl_srv_conf_t *sc = SRV(srv);
     if (sc->reject_handshake) {
+        hc->ssl_rejected = 1;
         *alert = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     hc->default_srv = srv; /* the server a request without a known Host goes to */
+    http_conn_set_log(hc);
     if (sc->ctx && sc->ctx != SSL_get_SSL_CTX(ssl)) {
         SSL_set_SSL_CTX(ssl, sc->ctx);
         /* what SSL_set_SSL_CTX leaves as it was */
@@ -523,45 +574,26 @@ static int servername(SSL *ssl, int *alert, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* ALPN: HTTP/1.x only (HTTP/2 is not offered); a client that offers none of them is refused,
+ * as current nginx does. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x08http/1.1\x08http/1.0\x08http/0.9";
+    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, sizeof(ours) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 /* ---- contexts ---- */
 
 static int ssl_fail(const char *what, const char *arg)
 {
     px_log_error(PX_LOG_EMERG, NULL, 0, "%s(\"%s\") failed%s", what, arg, px_ssl_errors());
     return PX_ERROR;
-}
-
-static char **read_passwords(conf_ctx_t *cf, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        px_log_error(PX_LOG_EMERG, NULL, errno, "open() \"%s\" failed", path);
-        return NULL;
-    }
-    size_t n = 0, cap = 4;
-    char **list = px_palloc(cf->pool, cap * sizeof(char *));
-    char line[1024];
-    while (list && fgets(line, sizeof(line), f)) {
-        size_t len = strcspn(line, "\r\n");
-        if (n + 2 > cap) {
-            char **bigger = px_palloc(cf->pool, 2 * cap * sizeof(char *));
-            if (bigger)
-                memcpy(bigger, list, n * sizeof(char *));
-            list = bigger;
-            cap *= 2;
-        }
-        if (list)
-            list[n++] = px_pstrdup(cf->pool, line, len);
-    }
-    fclose(f);
-    if (list == NULL)
-        return NULL;
-    if (n == 0) {
-        conf_log(cf, PX_LOG_EMERG, 0, "no passwords in \"%s\"", path);
-        return NULL;
-    }
-    list[n] = NULL;
-    return list;
 }
 
 /* A session id context per server: sessions of one server do not resume on another. */
@@ -595,13 +627,9 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
     sc->ctx = ctx;
     SSL_CTX_set_ex_data(ctx, ctx_srv_index, sc);
     SSL_CTX_set_tlsext_servername_callback(ctx, servername);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 
-    char **passwords = NULL;
-    if (sc->password_file.data) {
-        passwords = read_passwords(cf, full_path(cf, sc->password_file));
-        if (passwords == NULL)
-            return PX_ERROR;
-    }
+    char **passwords = sc->passwords;
     px_str_t *certs = sc->certificates ? sc->certificates->elts : NULL;
     px_str_t *keys = sc->keys ? sc->keys->elts : NULL;
     size_t ncerts = sc->certificates ? sc->certificates->nelts : 0;
@@ -638,7 +666,8 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
     if (sc->verify != VERIFY_OFF) {
         if (sc->client_certificate.data == NULL && sc->verify != VERIFY_OPTIONAL_NO_CA &&
             sc->trusted_certificate.data == NULL) {
-            px_log_error(PX_LOG_EMERG, NULL, 0, "no ssl_client_certificate for ssl_verify_client");
+            px_log_error(PX_LOG_EMERG, NULL, 0,
+                         "no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client");
             return PX_ERROR;
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
@@ -698,13 +727,19 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
     if (!sc->session_tickets)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     else if (sc->ticket_key_files) {
-        if (load_ticket_keys(cf, sc) != PX_OK)
+        size_t n = sc->ticket_key_files->nelts;
+        ticket_key_t *written = sc->ticket_key_files->elts;
+        sc->ticket_keys = px_palloc(cf->pool, n * sizeof(ticket_key_t));
+        if (sc->ticket_keys == NULL)
             return PX_ERROR;
+        for (size_t i = 0; i < n; i++)
+            sc->ticket_keys[i] = written[n - 1 - i];
+        sc->nticket_keys = n;
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb);
     }
-    if (sc->early_data)
-        SSL_CTX_set_max_early_data(ctx, 16384);
-    /* ALPN: http/1.1 only until HTTP/2 exists */
+    /* ssl_buffer_size: the largest record sent, so a small first answer leaves at once */
+    size_t frag = sc->buffer_size < 512 ? 512 : sc->buffer_size > 16384 ? 16384 : sc->buffer_size;
+    SSL_CTX_set_max_send_fragment(ctx, frag);
     return PX_OK;
 }
 
@@ -768,6 +803,10 @@ static void handshake_fail(http_conn_t *hc)
     px_conn_t *c = hc->c;
     int level;
     const char *why = px_ssl_handshake_error(&level);
+    if (hc->ssl_rejected) {
+        why = "handshake rejected";
+        level = PX_LOG_INFO;
+    }
     px_log_error(level, &c->log, 0, "%s", why);
     http_conn_abort(hc);
 }
@@ -809,6 +848,8 @@ static void detect(px_conn_t *c)
     if (n <= 0) {
         if (n < 0)
             px_log_error(PX_LOG_INFO, &c->log, errno, "recv() failed");
+        else
+            px_log_error(PX_LOG_INFO, &c->log, 0, "client closed connection");
         http_conn_abort(hc);
         return;
     }

@@ -154,6 +154,15 @@ static char **read_passwords(conf_ctx_t *cf, const char *path)
     return list;
 }
 
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+    (void)ok;
+    (void)x;
+    return 1;
+}
+
+static int new_session(SSL *ssl, SSL_SESSION *sess);
+
 static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
 {
     if (px_ssl_init() != PX_OK)
@@ -196,10 +205,13 @@ static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
             return PX_ERROR;
         }
     }
-    /* the verdict is read after the handshake (nginx logs it and tries the next server),
-     * so OpenSSL is not asked to abort the handshake itself */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* the verdict is read after the handshake (nginx logs it and tries the next server):
+     * the callback lets the whole chain be checked, so the error is the one nginx reports */
+    SSL_CTX_set_verify(ctx, sc->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, sc->verify ? verify_cb : NULL);
+    /* sessions are kept here, as they arrive: a TLS 1.3 server sends its ticket after the
+     * handshake */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session);
     return PX_OK;
 }
 
@@ -297,6 +309,22 @@ static int session_slot(SSL_CTX *ctx, const px_conn_t *up, int create)
     return i;
 }
 
+static int name_index = -1; /* SSL ex data: the name the certificate must carry */
+static int reuse_index = -1; /* SSL ex data: non-NULL when sessions are kept */
+
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    px_conn_t *up = SSL_get_ex_data(ssl, px_ssl_conn_index);
+    if (up == NULL || reuse_index < 0 || SSL_get_ex_data(ssl, reuse_index) == NULL)
+        return 0;
+    int i = session_slot(SSL_get_SSL_CTX(ssl), up, 1);
+    if (sessions[i].session)
+        SSL_SESSION_free(sessions[i].session);
+    sessions[i].session = sess;
+    sessions[i].used = ++session_clock;
+    return 1; /* the reference is ours now */
+}
+
 /* ---- the handshake ---- */
 
 static ssl_loc_conf_t *loc_ssl(http_request_t *r)
@@ -354,11 +382,14 @@ int proxy_ssl_start(http_request_t *r, px_conn_t *up, px_str_t host)
         px_log_error(PX_LOG_ERR, &r->log, 0, "SSL_set_tlsext_host_name(\"%s\") failed%s", cname, px_ssl_errors());
         return PX_ERROR;
     }
-    /* the certificate must name this host (checked with the chain, read after it) */
-    if (sc->verify && SSL_set1_host(up->ssl, cname) == 0) {
-        px_log_error(PX_LOG_ERR, &r->log, 0, "SSL_set1_host(\"%s\") failed%s", cname, px_ssl_errors());
-        return PX_ERROR;
+    if (name_index < 0) {
+        name_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        reuse_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     }
+    /* the certificate must name this host: checked after the handshake, as nginx does, by
+     * DNS names (an IP address is compared as a name) */
+    SSL_set_ex_data(up->ssl, name_index, cname);
+    SSL_set_ex_data(up->ssl, reuse_index, sc->session_reuse ? sc : NULL);
     if (sc->session_reuse) {
         /* a session is resumed only toward the name it was made for */
         int sni = sc->server_name && !is_ip_literal(name);
@@ -381,27 +412,21 @@ int proxy_ssl_handshake(http_request_t *r, px_conn_t *up, const char **why)
         return PX_ERROR;
     }
     ssl_loc_conf_t *sc = loc_ssl(r);
+    const char *name = SSL_get_ex_data(up->ssl, name_index);
+    SSL_set_ex_data(up->ssl, name_index, NULL); /* it lives in the request's pool */
     if (sc->verify) {
         long v = SSL_get_verify_result(up->ssl);
-        const char *name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(up->ssl), 0);
-        if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-            snprintf(reason, sizeof(reason), "upstream SSL certificate does not match \"%s\"", name ? name : "");
-        else if (v != X509_V_OK)
+        if (v != X509_V_OK) {
             snprintf(reason, sizeof(reason), "upstream SSL certificate verify error: (%ld:%s)", v,
                      X509_verify_cert_error_string(v));
-        if (v != X509_V_OK) {
             *why = reason;
             return PX_ERROR;
         }
-    }
-    if (sc->session_reuse) {
-        SSL_SESSION *s = SSL_get1_session(up->ssl);
-        if (s) {
-            int i = session_slot(sc->ctx, up, 1);
-            if (sessions[i].session)
-                SSL_SESSION_free(sessions[i].session);
-            sessions[i].session = s;
-            sessions[i].used = ++session_clock;
+        X509 *cert = SSL_get0_peer_certificate(up->ssl);
+        if (cert == NULL || name == NULL || X509_check_host(cert, name, strlen(name), 0, NULL) != 1) {
+            snprintf(reason, sizeof(reason), "upstream SSL certificate does not match \"%s\"", name ? name : "");
+            *why = reason;
+            return PX_ERROR;
         }
     }
     return PX_OK;

@@ -463,10 +463,12 @@ static void read_head(http_conn_t *hc)
             if (hc->r == NULL && hc->len == hc->pos && hc->buf) {
                 /* idle between requests: give the buffer back, and let a graceful stop
                  * close the connection (a TLS connection gets here after the response:
-                 * a short TLS read does not say the socket is drained) */
+                 * a short TLS read does not say the socket is drained); one that has not
+                 * sent its first request yet is waited for, as nginx does */
                 release_buffer(hc);
                 hc->len = hc->pos = 0;
-                px_conn_set_idle(c, 1);
+                if (c->requests > 0)
+                    px_conn_set_idle(c, 1);
             }
             return;
         }

@@ -886,7 +886,6 @@ void http_ssl_start(http_conn_t *hc)
     c->read_timer.handler = handshake_timeout;
     /* nginx bounds the handshake by client_header_timeout */
     px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
-    px_conn_set_idle(c, 1); /* a graceful stop does not wait for a client that sends nothing */
     if (c->readable)
         detect(c);
 }

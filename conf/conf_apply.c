@@ -248,3 +248,11 @@ failed:
     px_cycle_free(cycle);
     return NULL;
 }
+
+char *conf_full_path(conf_ctx_t *cf, px_str_t name)
+{
+    if (name.len > 0 && name.data[0] == '/')
+        return px_pstrdup(cf->pool, name.data, name.len);
+    return px_psprintf(cf->pool, "%s%.*s", cf->cycle->conf_prefix ? cf->cycle->conf_prefix : "",
+                       (int)name.len, name.data);
+}

@@ -110,6 +110,10 @@ int conf_apply_block(conf_ctx_t *cf, const conf_node_t *block, unsigned type);
 void conf_log(conf_ctx_t *cf, int level, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A file named in the configuration: absolute as written, else relative to the directory of
+ * the configuration file (nginx's conf prefix), in cf->pool. */
+char *conf_full_path(conf_ctx_t *cf, px_str_t name);
+
 /* Loads a whole configuration into a new cycle, or returns NULL after reporting. */
 typedef struct {
     const char *prefix;

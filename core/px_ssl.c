@@ -61,6 +61,58 @@ void px_ssl_clear_errors(void)
     ERR_clear_error();
 }
 
+int px_ssl_protocol_bit(px_str_t name, unsigned *bit)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"SSLv2", 0},
+                 {"SSLv3", 0},
+                 {"TLSv1", PX_SSL_TLSv1},
+                 {"TLSv1.1", PX_SSL_TLSv1_1},
+                 {"TLSv1.2", PX_SSL_TLSv1_2},
+                 {"TLSv1.3", PX_SSL_TLSv1_3}};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        if (px_str_eq_lit(name, names[k].name)) {
+            *bit = names[k].bit;
+            return PX_OK;
+        }
+    }
+    return PX_ERROR;
+}
+
+char **px_ssl_read_passwords(px_pool_t *pool, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    size_t n = 0, cap = 4;
+    char **list = px_palloc(pool, cap * sizeof(char *));
+    char line[1024];
+    while (list && fgets(line, sizeof(line), f)) {
+        if (n + 2 > cap) {
+            char **bigger = px_palloc(pool, 2 * cap * sizeof(char *));
+            if (bigger)
+                memcpy(bigger, list, n * sizeof(char *));
+            list = bigger;
+            cap *= 2;
+        }
+        if (list)
+            list[n++] = px_pstrdup(pool, line, strcspn(line, "\r\n"));
+    }
+    fclose(f);
+    if (list == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n == 0) {
+        errno = 0;
+        return NULL;
+    }
+    list[n] = NULL;
+    return list;
+}
+
 static const struct {
     unsigned bit;
     int version;

@@ -15,6 +15,14 @@
 #define PX_SSL_TLSv1_3 0x08u
 #define PX_SSL_DEFAULT_PROTOCOLS (PX_SSL_TLSv1_2 | PX_SSL_TLSv1_3)
 
+/* The bit of an ssl_protocols name ("TLSv1.2"; SSLv2 and SSLv3 are accepted and give no
+ * bit: OpenSSL 3 has neither). PX_OK or PX_ERROR for an unknown name. */
+int px_ssl_protocol_bit(px_str_t name, unsigned *bit);
+
+/* The lines of a password file (ssl_password_file), NULL-terminated, in pool. NULL with
+ * errno set when the file cannot be read, NULL with errno 0 when it holds no password. */
+char **px_ssl_read_passwords(px_pool_t *pool, const char *path);
+
 /* Once per process, before any other call. PX_OK or PX_ERROR (logged). */
 int px_ssl_init(void);
 

@@ -84,14 +84,6 @@ static int ctx_srv_index = -1; /* SSL_CTX ex data: its ssl_srv_conf_t */
 
 /* ---- directives ---- */
 
-static char *full_path(conf_ctx_t *cf, px_str_t name)
-{
-    if (name.len > 0 && name.data[0] == '/')
-        return px_pstrdup(cf->pool, name.data, name.len);
-    return px_psprintf(cf->pool, "%s%.*s", cf->cycle->conf_prefix ? cf->cycle->conf_prefix : "",
-                       (int)name.len, name.data);
-}
-
 static const char *push_path(conf_ctx_t *cf, px_array_t **list, px_str_t value)
 {
     if (*list == NULL) {
@@ -102,7 +94,7 @@ static const char *push_path(conf_ctx_t *cf, px_array_t **list, px_str_t value)
     px_str_t *p = px_array_push(*list);
     if (p == NULL)
         return CONF_ERROR;
-    char *full = full_path(cf, value);
+    char *full = conf_full_path(cf, value);
     *p = px_str_make(full, strlen(full));
     return NULL;
 }
@@ -130,7 +122,7 @@ static const char *set_ticket_key(conf_ctx_t *cf, const conf_node_t *n, const co
 {
     (void)d;
     ssl_srv_conf_t *sc = conf;
-    char *path = full_path(cf, n->args[0].value);
+    char *path = conf_full_path(cf, n->args[0].value);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         conf_log(cf, PX_LOG_EMERG, errno, "open() \"%s\" failed", path);
@@ -165,23 +157,12 @@ static const char *set_protocols(conf_ctx_t *cf, const conf_node_t *n, const con
     ssl_srv_conf_t *sc = conf;
     if (sc->protocols != CONF_UNSET)
         return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"SSLv2", 0},
-                 {"SSLv3", 0},
-                 {"TLSv1", PX_SSL_TLSv1},
-                 {"TLSv1.1", PX_SSL_TLSv1_1},
-                 {"TLSv1.2", PX_SSL_TLSv1_2},
-                 {"TLSv1.3", PX_SSL_TLSv1_3}};
     unsigned bits = 0;
     for (size_t i = 0; i < n->nargs; i++) {
-        size_t k = 0;
-        while (k < sizeof(names) / sizeof(names[0]) && !px_str_eq_lit(n->args[i].value, names[k].name))
-            k++;
-        if (k == sizeof(names) / sizeof(names[0]))
+        unsigned bit;
+        if (px_ssl_protocol_bit(n->args[i].value, &bit) != PX_OK)
             return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
-        bits |= names[k].bit;
+        bits |= bit;
     }
     sc->protocols = (int)bits;
     return NULL;
@@ -267,34 +248,11 @@ static const char *set_early_data(conf_ctx_t *cf, const conf_node_t *n, const co
 
 static char **read_passwords(conf_ctx_t *cf, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    char **list = px_ssl_read_passwords(cf->pool, path);
+    if (list == NULL && errno)
         conf_log(cf, PX_LOG_EMERG, errno, "open() \"%s\" failed", path);
-        return NULL;
-    }
-    size_t n = 0, cap = 4;
-    char **list = px_palloc(cf->pool, cap * sizeof(char *));
-    char line[1024];
-    while (list && fgets(line, sizeof(line), f)) {
-        size_t len = strcspn(line, "\r\n");
-        if (n + 2 > cap) {
-            char **bigger = px_palloc(cf->pool, 2 * cap * sizeof(char *));
-            if (bigger)
-                memcpy(bigger, list, n * sizeof(char *));
-            list = bigger;
-            cap *= 2;
-        }
-        if (list)
-            list[n++] = px_pstrdup(cf->pool, line, len);
-    }
-    fclose(f);
-    if (list == NULL)
-        return NULL;
-    if (n == 0) {
+    else if (list == NULL)
         conf_log(cf, PX_LOG_EMERG, 0, "no passwords in \"%s\"", path);
-        return NULL;
-    }
-    list[n] = NULL;
     return list;
 }
 
@@ -307,7 +265,7 @@ static const char *set_password_file(conf_ctx_t *cf, const conf_node_t *n, const
     if (sc->password_file.data)
         return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
     sc->password_file = n->args[0].value;
-    sc->passwords = read_passwords(cf, full_path(cf, n->args[0].value));
+    sc->passwords = read_passwords(cf, conf_full_path(cf, n->args[0].value));
     return sc->passwords ? NULL : CONF_ERROR;
 }
 
@@ -650,7 +608,7 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
     if (!px_str_eq_lit(sc->ecdh_curve, "auto") && SSL_CTX_set1_groups_list(ctx, sc->ecdh_curve.data) == 0)
         return ssl_fail("SSL_CTX_set1_curves_list", sc->ecdh_curve.data);
     if (sc->dhparam.data) {
-        char *path = full_path(cf, sc->dhparam);
+        char *path = conf_full_path(cf, sc->dhparam);
         BIO *bio = BIO_new_file(path, "r");
         if (bio == NULL)
             return ssl_fail("BIO_new_file", path);
@@ -674,7 +632,7 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
         SSL_CTX_set_verify_depth(ctx, sc->verify_depth);
     }
     if (sc->client_certificate.data) {
-        char *path = full_path(cf, sc->client_certificate);
+        char *path = conf_full_path(cf, sc->client_certificate);
         if (SSL_CTX_load_verify_locations(ctx, path, NULL) == 0)
             return ssl_fail("SSL_CTX_load_verify_locations", path);
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(path);
@@ -683,12 +641,12 @@ static int build_ctx(conf_ctx_t *cf, ssl_srv_conf_t *sc)
         SSL_CTX_set_client_CA_list(ctx, names);
     }
     if (sc->trusted_certificate.data) {
-        char *path = full_path(cf, sc->trusted_certificate);
+        char *path = conf_full_path(cf, sc->trusted_certificate);
         if (SSL_CTX_load_verify_locations(ctx, path, NULL) == 0)
             return ssl_fail("SSL_CTX_load_verify_locations", path);
     }
     if (sc->crl.data) {
-        char *path = full_path(cf, sc->crl);
+        char *path = conf_full_path(cf, sc->crl);
         X509_STORE *store = SSL_CTX_get_cert_store(ctx);
         X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
         if (lookup == NULL || X509_LOOKUP_load_file(lookup, path, X509_FILETYPE_PEM) == 0)
@@ -961,25 +919,33 @@ enum {
     V_HTTPS
 };
 
-static int name_text(http_request_t *r, http_var_value_t *v, X509_NAME *name)
+/* The client certificate's fields that OpenSSL prints, as nginx's variables show them. */
+static int cert_text(http_request_t *r, http_var_value_t *v, X509 *cert, uintptr_t which)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL)
         return PX_ERROR;
-    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    char *data;
-    long len = BIO_get_mem_data(bio, &data);
-    int rc = set_text(r, v, data, (size_t)len);
-    BIO_free(bio);
-    return rc;
-}
-
-static int asn1_time_text(http_request_t *r, http_var_value_t *v, const ASN1_TIME *t)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        return PX_ERROR;
-    ASN1_TIME_print(bio, t);
+    const unsigned long dn = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    switch (which) {
+    case V_CLIENT_S_DN:
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, dn);
+        break;
+    case V_CLIENT_I_DN:
+        X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, dn);
+        break;
+    case V_CLIENT_SERIAL:
+        i2a_ASN1_INTEGER(bio, X509_get_serialNumber(cert));
+        break;
+    case V_CLIENT_V_START:
+        ASN1_TIME_print(bio, X509_get0_notBefore(cert));
+        break;
+    case V_CLIENT_V_END:
+        ASN1_TIME_print(bio, X509_get0_notAfter(cert));
+        break;
+    default:
+        PEM_write_bio_X509(bio, cert);
+        break;
+    }
     char *data;
     long len = BIO_get_mem_data(bio, &data);
     int rc = set_text(r, v, data, (size_t)len);
@@ -1056,20 +1022,12 @@ static int get_ssl_var(http_request_t *r, http_var_value_t *v, uintptr_t which)
     }
     switch (which) {
     case V_CLIENT_S_DN:
-        return name_text(r, v, X509_get_subject_name(cert));
     case V_CLIENT_I_DN:
-        return name_text(r, v, X509_get_issuer_name(cert));
-    case V_CLIENT_SERIAL: {
-        BIO *bio = BIO_new(BIO_s_mem());
-        if (bio == NULL)
-            return PX_ERROR;
-        i2a_ASN1_INTEGER(bio, X509_get_serialNumber(cert));
-        char *data;
-        long len = BIO_get_mem_data(bio, &data);
-        int rc = set_text(r, v, data, (size_t)len);
-        BIO_free(bio);
-        return rc;
-    }
+    case V_CLIENT_SERIAL:
+    case V_CLIENT_V_START:
+    case V_CLIENT_V_END:
+    case V_CLIENT_RAW_CERT:
+        return cert_text(r, v, cert, which);
     case V_CLIENT_FINGERPRINT: {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
@@ -1079,21 +1037,6 @@ static int get_ssl_var(http_request_t *r, http_var_value_t *v, uintptr_t which)
         for (unsigned int i = 0; i < len; i++)
             n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%02x", md[i]);
         return set_text(r, v, buf, n);
-    }
-    case V_CLIENT_V_START:
-        return asn1_time_text(r, v, X509_get0_notBefore(cert));
-    case V_CLIENT_V_END:
-        return asn1_time_text(r, v, X509_get0_notAfter(cert));
-    case V_CLIENT_RAW_CERT: {
-        BIO *bio = BIO_new(BIO_s_mem());
-        if (bio == NULL)
-            return PX_ERROR;
-        PEM_write_bio_X509(bio, cert);
-        char *data;
-        long len = BIO_get_mem_data(bio, &data);
-        int rc = set_text(r, v, data, (size_t)len);
-        BIO_free(bio);
-        return rc;
     }
     default:
         v->not_found = 1;

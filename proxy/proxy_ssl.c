@@ -69,23 +69,12 @@ static const char *set_protocols(conf_ctx_t *cf, const conf_node_t *n, const con
     ssl_loc_conf_t *sc = conf;
     if (sc->protocols != CONF_UNSET)
         return px_psprintf(cf->pool, "\"%s\" directive is duplicate", n->name.data);
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"SSLv2", 0},
-                 {"SSLv3", 0},
-                 {"TLSv1", PX_SSL_TLSv1},
-                 {"TLSv1.1", PX_SSL_TLSv1_1},
-                 {"TLSv1.2", PX_SSL_TLSv1_2},
-                 {"TLSv1.3", PX_SSL_TLSv1_3}};
     unsigned bits = 0;
     for (size_t i = 0; i < n->nargs; i++) {
-        size_t k = 0;
-        while (k < sizeof(names) / sizeof(names[0]) && !px_str_eq_lit(n->args[i].value, names[k].name))
-            k++;
-        if (k == sizeof(names) / sizeof(names[0]))
+        unsigned bit;
+        if (px_ssl_protocol_bit(n->args[i].value, &bit) != PX_OK)
             return px_psprintf(cf->pool, "invalid value \"%s\"", n->args[i].value.data);
-        bits |= names[k].bit;
+        bits |= bit;
     }
     sc->protocols = (int)bits;
     sc->explicit = 1;
@@ -126,31 +115,13 @@ static void *create_loc_conf(conf_ctx_t *cf)
     return sc;
 }
 
-static char *full_path(conf_ctx_t *cf, px_str_t name)
-{
-    if (name.len > 0 && name.data[0] == '/')
-        return px_pstrdup(cf->pool, name.data, name.len);
-    return px_psprintf(cf->pool, "%s%.*s", cf->cycle->conf_prefix ? cf->cycle->conf_prefix : "",
-                       (int)name.len, name.data);
-}
-
 static char **read_passwords(conf_ctx_t *cf, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    char **list = px_ssl_read_passwords(cf->pool, path);
+    if (list == NULL && errno)
         px_log_error(PX_LOG_EMERG, NULL, errno, "open() \"%s\" failed", path);
-        return NULL;
-    }
-    char **list = px_pcalloc(cf->pool, 65 * sizeof(char *));
-    size_t n = 0;
-    char line[1024];
-    while (list && n < 64 && fgets(line, sizeof(line), f))
-        list[n++] = px_pstrdup(cf->pool, line, strcspn(line, "\r\n"));
-    fclose(f);
-    if (list && n == 0) {
+    else if (list == NULL)
         conf_log(cf, PX_LOG_EMERG, 0, "no passwords in \"%s\"", path);
-        return NULL;
-    }
     return list;
 }
 
@@ -184,9 +155,9 @@ static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
             return PX_ERROR;
         }
         char **passwords = NULL;
-        if (sc->password_file.data && (passwords = read_passwords(cf, full_path(cf, sc->password_file))) == NULL)
+        if (sc->password_file.data && (passwords = read_passwords(cf, conf_full_path(cf, sc->password_file))) == NULL)
             return PX_ERROR;
-        if (px_ssl_certificate(ctx, full_path(cf, sc->certificate), full_path(cf, sc->certificate_key),
+        if (px_ssl_certificate(ctx, conf_full_path(cf, sc->certificate), conf_full_path(cf, sc->certificate_key),
                                passwords) != PX_OK)
             return PX_ERROR;
     }
@@ -198,7 +169,7 @@ static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
         SSL_CTX_set_verify_depth(ctx, sc->verify_depth);
     }
     if (sc->trusted_certificate.data) {
-        char *path = full_path(cf, sc->trusted_certificate);
+        char *path = conf_full_path(cf, sc->trusted_certificate);
         if (SSL_CTX_load_verify_locations(ctx, path, NULL) == 0) {
             px_log_error(PX_LOG_EMERG, NULL, 0, "SSL_CTX_load_verify_locations(\"%s\") failed%s", path,
                          px_ssl_errors());
@@ -215,9 +186,9 @@ static int build_ctx(conf_ctx_t *cf, ssl_loc_conf_t *sc)
     return PX_OK;
 }
 
-static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
+/* Fills what c leaves unset from p, or from nginx's defaults where p has nothing either. */
+static void inherit(ssl_loc_conf_t *c, const ssl_loc_conf_t *p)
 {
-    ssl_loc_conf_t *p = parent, *c = child;
     if (c->server_name == CONF_UNSET)
         c->server_name = p->server_name == CONF_UNSET ? 0 : p->server_name;
     if (!c->name_set && p->name_set) {
@@ -242,24 +213,27 @@ static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
         c->certificate_key = p->certificate_key;
     if (c->password_file.data == NULL)
         c->password_file = p->password_file;
-    /* the http level is never merged into anything: its context is built when its first
-     * child needs it, with its own (final) values */
-    if (p->ctx == NULL && !p->explicit && !c->explicit) {
-        if (p->protocols == CONF_UNSET)
-            p->protocols = c->protocols;
-        if (p->ciphers.data == NULL)
-            p->ciphers = c->ciphers;
-        if (p->verify_depth == CONF_UNSET)
-            p->verify_depth = c->verify_depth;
-        if (p->verify == CONF_UNSET)
-            p->verify = c->verify;
+}
+
+static const char *merge_loc_conf(conf_ctx_t *cf, void *parent, void *child)
+{
+    ssl_loc_conf_t *p = parent, *c = child;
+    /* only the http level has no context yet: it is merged into nothing, so it takes the
+     * defaults and gets its context when its first child is merged */
+    if (p->ctx == NULL) {
+        static const ssl_loc_conf_t unset = {.server_name = CONF_UNSET,
+                                             .verify = CONF_UNSET,
+                                             .verify_depth = CONF_UNSET,
+                                             .protocols = CONF_UNSET,
+                                             .session_reuse = CONF_UNSET};
+        inherit(p, &unset);
         if (build_ctx(cf, p) != PX_OK)
             return CONF_ERROR;
     }
-    if (c->explicit || p->ctx == NULL) {
-        c->explicit = 1; /* what inherits from here shares this context */
+    inherit(c, p);
+    /* a level that shapes the context has its own; the others share their parent's */
+    if (c->explicit)
         return build_ctx(cf, c) == PX_OK ? NULL : CONF_ERROR;
-    }
     c->ctx = p->ctx;
     return NULL;
 }

@@ -7,6 +7,7 @@ extern conf_module_t conf_core_module;
 extern conf_module_t conf_events_module;
 extern conf_module_t http_core_module;
 extern conf_module_t http_ssl_module;
+extern conf_module_t http_v2_module;
 extern conf_module_t http_log_module;
 extern conf_module_t http_rewrite_module;
 extern conf_module_t http_map_module;
@@ -25,6 +26,7 @@ conf_module_t *px_modules[] = {
     &conf_events_module,
     &http_core_module,
     &http_ssl_module,
+    &http_v2_module,
     &http_log_module,
     &http_rewrite_module,
     &http_map_module,

@@ -160,7 +160,7 @@ void px_conn_close_idle(void)
 
 void px_conn_close(px_conn_t *c)
 {
-    if (c->io.fd < 0)
+    if (c->io.fd < 0 || c->vio) /* a virtual connection is closed by its carrier */
         return;
     px_timer_del(&c->read_timer);
     px_timer_del(&c->write_timer);
@@ -207,6 +207,8 @@ static ssize_t read_result(px_conn_t *c, ssize_t n, size_t asked)
 
 ssize_t px_conn_recv(px_conn_t *c, char *buf, size_t len)
 {
+    if (c->vio)
+        return c->vio->recv(c, buf, len);
     if (c->ssl)
         return px_ssl_recv(c, buf, len);
     ssize_t rc;
@@ -220,6 +222,8 @@ ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
 {
     if (iovcnt == 1)
         return px_conn_recv(c, iov[0].iov_base, iov[0].iov_len);
+    if (c->vio)
+        return c->vio->recv(c, iov[0].iov_base, iov[0].iov_len);
     if (c->ssl)
         return px_ssl_recv(c, iov[0].iov_base, iov[0].iov_len);
     size_t total = 0;
@@ -235,6 +239,10 @@ ssize_t px_conn_readv(px_conn_t *c, struct iovec *iov, int iovcnt)
 /* send() rather than sendmsg() for one piece: no iovec to import. */
 ssize_t px_conn_send(px_conn_t *c, const char *buf, size_t len)
 {
+    if (c->vio) {
+        struct iovec iov = {(void *)buf, len};
+        return c->vio->writev(c, &iov, 1);
+    }
     if (c->ssl)
         return px_ssl_send(c, buf, len);
     for (;;) {
@@ -259,6 +267,8 @@ ssize_t px_conn_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
 {
     if (iovcnt == 1)
         return px_conn_send(c, iov[0].iov_base, iov[0].iov_len);
+    if (c->vio)
+        return c->vio->writev(c, iov, iovcnt);
     if (c->ssl)
         return px_ssl_writev(c, iov, iovcnt);
     size_t total = 0;

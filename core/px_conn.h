@@ -16,6 +16,14 @@ struct ssl_st;
 typedef struct px_listening px_listening_t;
 typedef void (*px_conn_handler_t)(px_conn_t *c);
 
+/* A connection whose bytes travel inside another one (an HTTP/2 stream): no socket of its
+ * own, its reads and writes go through these, with px_conn_recv's and px_conn_writev's
+ * results and readiness flags. */
+typedef struct {
+    ssize_t (*recv)(px_conn_t *c, char *buf, size_t len);
+    ssize_t (*writev)(px_conn_t *c, struct iovec *iov, int iovcnt);
+} px_conn_vio_t;
+
 typedef struct {
     char *start, *pos, *last, *end;
 } px_buf_t;
@@ -50,6 +58,8 @@ struct px_conn {
     px_listening_t *listening;
     px_pool_t *pool;
     struct ssl_st *ssl; /* TLS (core/px_ssl.h) once its handshake begins; I/O goes through it */
+    const px_conn_vio_t *vio; /* set on a virtual connection: I/O goes through it (before ssl,
+                                 which such a connection shares with its carrier for $ssl_*) */
     px_log_t log;
     struct sockaddr_storage peer;
     socklen_t peer_len;

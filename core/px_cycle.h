@@ -16,6 +16,8 @@ typedef struct {
     int (*init_worker)(px_cycle_t *cycle);
     void (*exit_worker)(px_cycle_t *cycle);
     void (*reopen_logs)(px_cycle_t *cycle);
+    /* a graceful stop began: connections busy with requests hear of it (HTTP/2's GOAWAY) */
+    void (*begin_exit)(px_cycle_t *cycle);
 } px_worker_hooks_t;
 
 struct px_cycle {

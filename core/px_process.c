@@ -256,6 +256,11 @@ static void worker_begin_exit(px_cycle_t *cycle)
         px_listening_stop(ls[i]);
     px_worker_exiting = 1;
     px_conn_close_idle();
+    px_worker_hooks_t *h = cycle->worker_hooks.elts;
+    for (size_t i = 0; i < cycle->worker_hooks.nelts; i++) {
+        if (h[i].begin_exit)
+            h[i].begin_exit(cycle);
+    }
     if (cycle->shutdown_timeout) {
         px_timer_init(&shutdown_timer, shutdown_expired, NULL);
         px_timer_add(&shutdown_timer, cycle->shutdown_timeout);

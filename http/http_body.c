@@ -76,6 +76,37 @@ static ssize_t dechunk(http_request_t *r, char *buf, size_t len, size_t *used)
     return (ssize_t)out;
 }
 
+/* An HTTP/2 stream's body: DATA frames, ended by the stream (nghttp2 holds a body to its
+ * Content-Length); one of unknown length is bounded by client_max_body_size as it comes. */
+static ssize_t read_stream_body(http_request_t *r, char *buf, size_t size)
+{
+    http_conn_t *hc = r->hc;
+    px_conn_t *c = r->conn;
+    if (r->body_done)
+        return 0;
+    px_timer_del(&c->read_timer);
+    ssize_t n = px_conn_recv(c, buf, size);
+    if (n == PX_AGAIN)
+        return PX_AGAIN;
+    if (n < 0) {
+        px_log_error(PX_LOG_INFO, &r->log, 0, "client prematurely closed stream");
+        return fail(r, 400);
+    }
+    if (n == 0) {
+        r->body_done = 1;
+        return 0;
+    }
+    hc->body_received += n;
+    r->request_length += (uint64_t)n;
+    int64_t max = r->loc->client_max_body_size;
+    if (r->chunked_in && max && hc->body_received > max) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "client intended to send too large chunked body: %lld bytes",
+                     (long long)hc->body_received);
+        return fail(r, 413);
+    }
+    return n;
+}
+
 ssize_t http_body_read(http_request_t *r, char *buf, size_t size)
 {
     http_conn_t *hc = r->hc;
@@ -83,6 +114,8 @@ ssize_t http_body_read(http_request_t *r, char *buf, size_t size)
     http_body_init(r);
     if (!http_body_expected(r))
         r->body_done = 1;
+    if (hc->stream)
+        return read_stream_body(r, buf, size);
     while (!r->body_done) {
         px_timer_del(&c->read_timer);
         size_t want = size;

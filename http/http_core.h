@@ -278,6 +278,7 @@ typedef struct http_addr_conf {
     socklen_t salen;
     const void *opts; /* the listen that carried socket options */
     unsigned ssl : 1; /* connections start with a TLS handshake (http_ssl.c) */
+    unsigned http2 : 1; /* `listen ... http2`: HTTP/2 whatever the server's `http2` says */
 } http_addr_conf_t;
 
 extern conf_module_t http_core_module;

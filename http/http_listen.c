@@ -117,8 +117,11 @@ const char *http_listen_parse(conf_ctx_t *cf, http_core_srv_conf_t *cscf, const 
             proto.bind = proto.has_options = 1;
         } else if (px_str_eq_lit(*a, "ssl")) {
             proto.ssl = 1;
-        } else if (px_str_eq_lit(*a, "http2") ||
-                   px_str_eq_lit(*a, "quic") || px_str_eq_lit(*a, "proxy_protocol") ||
+        } else if (px_str_eq_lit(*a, "http2")) {
+            conf_log(cf, PX_LOG_WARN, 0,
+                     "the \"listen ... http2\" directive is deprecated, use the \"http2\" directive instead");
+            proto.http2 = 1;
+        } else if (px_str_eq_lit(*a, "quic") || px_str_eq_lit(*a, "proxy_protocol") ||
                    px_str_eq_lit(*a, "spdy")) {
             rv = px_psprintf(cf->pool, "the \"%s\" parameter of \"listen\" is not supported yet",
                              a->data);
@@ -240,6 +243,7 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
             ac->default_server = l->srv;
         }
         ac->ssl |= l->ssl;
+        ac->http2 |= l->http2;
         *(http_listen_t **)px_array_push(&members) = l;
     }
     /* nginx builds a name table only when there is a choice to make: several servers on

@@ -17,6 +17,7 @@ typedef struct {
     unsigned deferred : 1;
     unsigned has_options : 1;
     unsigned ssl : 1; /* TLS on this address (any listen of it saying ssl makes it so) */
+    unsigned http2 : 1; /* HTTP/2 on this address whatever the servers say (deprecated spelling) */
     int backlog, rcvbuf, sndbuf, ipv6only, so_keepalive, keepidle, keepintvl, keepcnt;
     const char *file;
     unsigned line;

@@ -18,6 +18,7 @@
 #include "http/http_regex.h"
 #include "http/http_server_name.h"
 #include "http/http_ssl.h"
+#include "http/http_v2.h"
 #include "http/http_variables.h"
 
 #define MAX_URI_CHANGES 10
@@ -143,6 +144,17 @@ void http_conn_begin(http_conn_t *hc)
         read_head(hc);
 }
 
+void http_stream_begin(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    c->read_handler = conn_read;
+    c->write_handler = conn_write;
+    c->read_timer.handler = header_timeout;
+    c->write_timer.handler = send_timeout;
+    px_post_init(&hc->resume, (void (*)(void *))read_head, hc);
+    read_head(hc);
+}
+
 /* The buffer goes back whenever the connection is between requests (idle memory); through
  * the per-size free list, so that taking it again for the next request costs no malloc. */
 static void release_buffer(http_conn_t *hc)
@@ -162,6 +174,10 @@ static void close_connection(http_conn_t *hc)
         hc->outq = NULL;
     }
     release_buffer(hc);
+    if (hc->stream) {
+        http_v2_stream_close(hc);
+        return;
+    }
     c->data = NULL;
     hc->c = NULL;
     px_conn_close(c);
@@ -297,6 +313,8 @@ static int line_too_long(http_conn_t *hc, size_t end, int complete)
 {
     http_core_srv_conf_t *srv = hc->default_srv;
     size_t len = end - hc->line_start, max = srv->large_client_header_buffers.size;
+    if (hc->stream) /* an HTTP/2 head was measured field by field as it came */
+        return 0;
     if (end - hc->req_start <= srv->client_header_buffer_size)
         return 0;
     return complete ? len > max : len >= max;
@@ -347,6 +365,16 @@ static void read_head(http_conn_t *hc)
 {
     px_conn_t *c = hc->c;
     for (;;) {
+        if (hc->r == NULL && hc->len > hc->pos && c->requests == 0 && !hc->stream && http_v2_enabled(hc)) {
+            /* HTTP/2 with prior knowledge: the client preface instead of a request line */
+            int m = http_v2_preface(hc->buf + hc->pos, hc->len - hc->pos);
+            if (m > 0) {
+                http_v2_init(hc);
+                return;
+            }
+            if (m == 0)
+                goto more;
+        }
         if (hc->r == NULL && hc->len > hc->pos) {
             px_conn_set_idle(c, 0);
             hc->r = create_request(hc);
@@ -437,6 +465,7 @@ static void read_head(http_conn_t *hc)
                 return;
             }
         }
+    more:
         /* need more bytes */
         if (c->closing) {
             close_connection(hc);
@@ -732,6 +761,8 @@ static void process_head(http_request_t *r)
     }
     if (r->h_expect && r->http_version >= 1001 && px_str_caseeq_lit(r->h_expect->value, "100-continue"))
         r->expect_continue = 1;
+    if (hc->stream)
+        http_v2_request_init(r);
 
     /* virtual server by name */
     if (hc->addr->names) {
@@ -1127,7 +1158,9 @@ static void write_output(http_request_t *r)
 {
     http_conn_t *hc = r->hc;
     px_conn_t *c = hc->c;
-    if (!r->loc->tcp_nodelay && !hc->nodelay_off && c->peer.ss_family != AF_UNIX) {
+    if (hc->stream) {
+        /* the socket is the HTTP/2 connection's */
+    } else if (!r->loc->tcp_nodelay && !hc->nodelay_off && c->peer.ss_family != AF_UNIX) {
         /* listening sockets hand out TCP_NODELAY; a location with tcp_nodelay off takes it back */
         int zero = 0;
         if (setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof(zero)) < 0)
@@ -1185,6 +1218,12 @@ static int discard_buffered(http_request_t *r)
     http_conn_t *hc = r->hc;
     if (!r->chunked_in && r->content_length_n <= 0)
         return PX_OK;
+    if (hc->stream) {
+        /* the stream's DATA is dropped as it comes; the connection goes on regardless */
+        http_v2_discard_body(hc);
+        r->body_done = 1;
+        return PX_OK;
+    }
     if (!r->discarding_body) {
         r->discarding_body = 1;
         /* a content handler that read part of the body left its state here */
@@ -1284,6 +1323,16 @@ static void finalize_connection(http_request_t *r)
     px_conn_t *c = hc->c;
     http_core_loc_conf_t *loc = r->loc;
     c->read_timer.handler = header_timeout; /* a body reader may have borrowed it */
+    if (hc->stream) {
+        px_timer_del(&c->read_timer);
+        px_timer_del(&c->write_timer);
+        px_pool_destroy(r->pool);
+        hc->r = NULL;
+        hc->outq = NULL;
+        release_buffer(hc);
+        http_v2_request_done(hc);
+        return;
+    }
     if (!r->keepalive_out) {
         /* nginx lingers when the client may still be sending: an unread body, bytes
          * already buffered, or data waiting on the socket. */

@@ -31,6 +31,8 @@ typedef struct http_conn {
     unsigned char nodelay_off; /* TCP_NODELAY cleared for a location with tcp_nodelay off */
     unsigned char plain_on_ssl; /* plain HTTP on an ssl address: answered with 497 (400) */
     unsigned char ssl_rejected; /* ssl_reject_handshake refused the name it asked for */
+    unsigned char stream;       /* this is an HTTP/2 stream's state, c its virtual connection */
+    struct http_v2_conn *h2;    /* the connection speaks HTTP/2 (http_v2.c) */
 
     /* pending output: pieces queued by the response writer, in the request's pool */
     struct http_outq *outq;
@@ -51,6 +53,8 @@ void http_init_connection(px_conn_t *c);
 /* Starts reading requests on a connection set up by http_init_connection (after the TLS
  * handshake on an ssl address), or closes it without a response. */
 void http_conn_begin(http_conn_t *hc);
+/* Runs the request whose head is in hc->buf, on an HTTP/2 stream's virtual connection. */
+void http_stream_begin(http_conn_t *hc);
 void http_conn_abort(http_conn_t *hc);
 /* The connection logs to the error_log of hc->default_srv (set again when SNI picks one). */
 void http_conn_set_log(http_conn_t *hc);

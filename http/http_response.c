@@ -9,6 +9,7 @@
 #include "core/px_log.h"
 #include "core/px_time.h"
 #include "http/http_request.h"
+#include "http/http_v2.h"
 
 typedef struct {
     int code;
@@ -260,6 +261,12 @@ int http_send_header(http_request_t *r)
     if (http_run_header_filters(r) != PX_OK)
         return PX_ERROR;
     /* a body of unknown length: chunked for HTTP/1.1, else the close ends it */
+    if (r->hc->stream) {
+        /* DATA frames delimit the body; the connection outlives the request */
+        r->keepalive_out = 1;
+        r->header_sent = 1;
+        return http_v2_send_header(r);
+    }
     if (r->out_content_length < 0 && status_has_body(r->status) && !r->header_only) {
         if (r->http_version >= 1001)
             r->chunked_out = 1;
@@ -369,9 +376,10 @@ int http_flush(http_request_t *r)
     return PX_OK;
 }
 
-/* sendfile cannot encrypt: over TLS the file goes through one buffer. A write that has to
- * wait is retried with the same bytes, read again from the same offset. */
-static ssize_t send_file_tls(http_request_t *r, int fd, int64_t *offset, size_t len)
+/* sendfile cannot encrypt or frame: over TLS or in an HTTP/2 stream the file goes through
+ * one buffer. A write that has to wait is retried with the same bytes, read again from the
+ * same offset. */
+static ssize_t send_file_buffered(http_request_t *r, int fd, int64_t *offset, size_t len)
 {
     static char buf[16384];
     px_conn_t *c = r->conn;
@@ -392,7 +400,8 @@ static ssize_t send_file_tls(http_request_t *r, int fd, int64_t *offset, size_t 
         return PX_AGAIN;
     }
     if (n < 0) {
-        px_log_error(PX_LOG_INFO, &r->log, errno, "SSL_write() failed while sending response to client");
+        px_log_error(PX_LOG_INFO, &r->log, errno, "%s failed while sending response to client",
+                     c->vio ? "writev()" : "SSL_write()");
         return PX_ERROR;
     }
     *offset += n;
@@ -403,8 +412,8 @@ static ssize_t send_file_tls(http_request_t *r, int fd, int64_t *offset, size_t 
 ssize_t http_sendfile(http_request_t *r, int fd, int64_t *offset, size_t len)
 {
     px_conn_t *c = r->conn;
-    if (c->ssl)
-        return send_file_tls(r, fd, offset, len);
+    if (c->ssl || c->vio)
+        return send_file_buffered(r, fd, offset, len);
     for (;;) {
         if (!c->writable) {
             px_timer_add(&c->write_timer, (px_msec_t)r->loc->send_timeout);

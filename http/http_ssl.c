@@ -3,6 +3,7 @@
  * checks), sessions in a cache shared by the workers, SNI choosing the server, and the
  * per-connection handshake that runs before the first request is read. */
 #include "http/http_ssl.h"
+#include "http/http_v2.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -532,15 +533,20 @@ static int servername(SSL *ssl, int *alert, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN: HTTP/1.x only (HTTP/2 is not offered); a client that offers none of them is refused,
- * as current nginx does. */
+/* ALPN: h2 first where the server (chosen by SNI) speaks HTTP/2, then HTTP/1.x; a client
+ * that offers none of them is refused, as current nginx does. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
 {
-    (void)ssl;
     (void)arg;
-    static const unsigned char ours[] = "\x08http/1.1\x08http/1.0\x08http/0.9";
-    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, sizeof(ours) - 1, in, inlen) !=
+    static const unsigned char with_h2[] = "\x02h2\x08http/1.1\x08http/1.0\x08http/0.9";
+    const unsigned char *ours = with_h2 + 3;
+    px_conn_t *c = SSL_get_ex_data(ssl, px_ssl_conn_index);
+    http_conn_t *hc = c ? c->data : NULL;
+    if (hc && http_v2_enabled(hc))
+        ours = with_h2;
+    size_t ours_len = sizeof(with_h2) - 1 - (size_t)(ours - with_h2);
+    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, (unsigned)ours_len, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     return SSL_TLSEXT_ERR_OK;
@@ -753,6 +759,14 @@ static void handshake_done(http_conn_t *hc)
     c->log.data = NULL;
     c->log.action = NULL;
     px_timer_del(&c->read_timer);
+    const unsigned char *proto = NULL;
+    unsigned len = 0;
+    if (c->ssl)
+        SSL_get0_alpn_selected(c->ssl, &proto, &len);
+    if (len == 2 && memcmp(proto, "h2", 2) == 0) {
+        http_v2_init(hc);
+        return;
+    }
     http_conn_begin(hc);
 }
 

@@ -354,9 +354,18 @@ static void stream_event(void *data)
         start_request(st);
     }
     if (st->ev_reset && st->hc.r && !st->done) {
+        /* nginx's words for a client's RST_STREAM */
+        char why[96];
+        if (st->reset_code == NGHTTP2_CANCEL)
+            snprintf(why, sizeof(why), "client canceled stream %d", st->id);
+        else if (st->reset_code == NGHTTP2_REFUSED_STREAM)
+            snprintf(why, sizeof(why), "client refused stream %d", st->id);
+        else if (st->reset_code == NGHTTP2_INTERNAL_ERROR)
+            snprintf(why, sizeof(why), "client terminated stream %d due to internal error", st->id);
+        else
+            snprintf(why, sizeof(why), "client terminated stream %d with status %u", st->id, st->reset_code);
         st->ev_reset = 0;
-        abort_request(st, st->reset_code == NGHTTP2_NO_ERROR ? "client closed stream"
-                                                                : "client prematurely closed stream");
+        abort_request(st, why);
     }
     if (st->ev_read && st->hc.r && !st->done) {
         st->ev_read = 0;

@@ -899,6 +899,8 @@ px_str_t http_absolute_location(http_request_t *r, px_str_t path)
         size_t n = px_addr_to_text(local, local_len, 0, addr, sizeof(addr));
         host = px_str_make(addr, n);
     }
+    /* nginx: https on a TLS connection, and then 443 is the port left out */
+    int tls = r->conn->ssl != NULL;
     char port[16] = "";
     if (r->loc->port_in_redirect && local) {
         int pnum = 0;
@@ -906,11 +908,11 @@ px_str_t http_absolute_location(http_request_t *r, px_str_t path)
             pnum = ntohs(((const struct sockaddr_in *)local)->sin_port);
         else if (local->sa_family == AF_INET6)
             pnum = ntohs(((const struct sockaddr_in6 *)local)->sin6_port);
-        if (pnum && pnum != 80)
+        if (pnum && pnum != (tls ? 443 : 80))
             snprintf(port, sizeof(port), ":%d", pnum);
     }
-    char *s = px_psprintf(r->pool, "http://%.*s%s%.*s", (int)host.len, host.data, port, (int)path.len,
-                          path.data);
+    char *s = px_psprintf(r->pool, "%s://%.*s%s%.*s", tls ? "https" : "http", (int)host.len, host.data, port,
+                          (int)path.len, path.data);
     return px_str_make(s, strlen(s));
 }
 

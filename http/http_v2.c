@@ -20,6 +20,7 @@
 #include "core/px_addr.h"
 #include "core/px_log.h"
 #include "core/px_time.h"
+#include "http/http_v2_head.h"
 #include "http/http_variables.h"
 
 #define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -45,12 +46,6 @@ typedef struct {
 typedef struct http_v2_conn h2_conn_t;
 typedef struct h2_stream h2_stream_t;
 
-/* a growing byte buffer for a head being received */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
-
 struct h2_stream {
     px_conn_t fc;    /* the request's connection (r->conn) */
     http_conn_t hc;  /* the request's HTTP state (r->hc) */
@@ -58,11 +53,7 @@ struct h2_stream {
     h2_stream_t *next, *prev;
     int32_t id;
     px_post_t ev;
-    /* the head as it arrives: pseudo-header values, then "name: value\r\n" lines */
-    sbuf_t head, cookie;
-    px_str_t method, path, authority; /* offsets into pseudo.p, kept as (start, len) */
-    sbuf_t pseudo;
-    size_t header_bytes;
+    http_v2_head_t head; /* the head as it arrives */
     /* request body received and not yet read */
     char *in;
     size_t in_pos, in_len, in_cap;
@@ -73,6 +64,7 @@ struct h2_stream {
     size_t chunk_size;
     unsigned started : 1;   /* the request was handed to the phases */
     unsigned in_closed : 1; /* the client's END_STREAM came */
+    unsigned no_body : 1;   /* ... with the request's HEADERS */
     unsigned out_eof : 1;   /* the whole response is in out */
     unsigned responded : 1; /* HEADERS submitted */
     unsigned done : 1;      /* no request runs on it any more */
@@ -125,29 +117,6 @@ int http_v2_preface(const char *buf, size_t len)
     return n == PREFACE_LEN ? 1 : 0;
 }
 
-static int sbuf_put(sbuf_t *b, const char *data, size_t len)
-{
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return PX_ERROR;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return PX_OK;
-}
-
-static void sbuf_free(sbuf_t *b)
-{
-    free(b->p);
-    *b = (sbuf_t){NULL, 0, 0};
-}
-
 /* ---- the connection's log context: ", client: A, server: B" ---- */
 
 static size_t conn_log_context(px_log_t *log, char *buf, size_t len)
@@ -190,9 +159,7 @@ static void stream_free(h2_stream_t *st)
     else
         h2->streams = st->next;
     h2->nstreams--;
-    sbuf_free(&st->head);
-    sbuf_free(&st->cookie);
-    sbuf_free(&st->pseudo);
+    http_v2_head_free(&st->head);
     free(st->in);
     px_cache_free(st->out, STREAM_OUT_CAP);
     free(st);
@@ -276,50 +243,18 @@ static void stream_post(h2_stream_t *st)
     px_post(&st->ev);
 }
 
-/* The head rebuilt as HTTP/1.1 text for the request parser: the request line (HTTP/2.0 is
- * put back afterwards), Host from :authority, the headers, the cookie crumbs joined. */
+/* The head as HTTP/1.1 text for the request parser (HTTP/2.0 is put back afterwards). */
 static int build_head(h2_stream_t *st)
 {
-    px_str_t m = st->method, p = st->path, a = st->authority;
-    const char *pb = st->pseudo.p;
-    size_t total = m.len + p.len + a.len + st->head.len + st->cookie.len + 64;
-    char *buf = px_cache_alloc(total);
+    size_t len, size;
+    char *buf = http_v2_head_build(&st->head, &len, &size);
     if (buf == NULL)
         return PX_ERROR;
-    size_t n = 0;
-#define PUT(d, l)                                                                                  \
-    do {                                                                                           \
-        memcpy(buf + n, (d), (l));                                                                 \
-        n += (l);                                                                                  \
-    } while (0)
-    PUT(pb + (size_t)m.data, m.len);
-    PUT(" ", 1);
-    if (p.len == 0 && m.len == 7 && memcmp(pb + (size_t)m.data, "CONNECT", 7) == 0)
-        PUT(pb + (size_t)a.data, a.len);
-    else
-        PUT(pb + (size_t)p.data, p.len);
-    PUT(" HTTP/1.1\r\n", 11);
-    if (a.len) {
-        PUT("Host: ", 6);
-        PUT(pb + (size_t)a.data, a.len);
-        PUT("\r\n", 2);
-    }
-    if (st->head.len)
-        PUT(st->head.p, st->head.len);
-    if (st->cookie.len) {
-        PUT("Cookie: ", 8);
-        PUT(st->cookie.p, st->cookie.len);
-        PUT("\r\n", 2);
-    }
-    PUT("\r\n", 2);
-#undef PUT
     st->hc.buf = buf;
-    st->hc.size = (uint32_t)total;
-    st->hc.len = (uint32_t)n;
+    st->hc.size = (uint32_t)size;
+    st->hc.len = (uint32_t)len;
     st->hc.pos = 0;
-    sbuf_free(&st->head);
-    sbuf_free(&st->cookie);
-    sbuf_free(&st->pseudo);
+    http_v2_head_free(&st->head);
     return PX_OK;
 }
 
@@ -535,33 +470,6 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     return 0;
 }
 
-static int has_ctl(const uint8_t *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0')
-            return 1;
-    }
-    return 0;
-}
-
-/* nginx's limits for a head: one field within a large_client_header_buffers buffer, all of
- * them within all the buffers. Going past either ends the connection (ENHANCE_YOUR_CALM). */
-static int too_large(h2_conn_t *h2, h2_stream_t *st, size_t len)
-{
-    http_core_srv_conf_t *srv = h2->hc->default_srv;
-    const char *why = NULL;
-    if (len > srv->large_client_header_buffers.size)
-        why = "client sent too large header field";
-    else if ((st->header_bytes += len) >
-             srv->large_client_header_buffers.size * (size_t)srv->large_client_header_buffers.num)
-        why = "client sent too large header";
-    if (why == NULL)
-        return 0;
-    px_log_error(PX_LOG_INFO, &h2->c->log, 0, "%s", why);
-    nghttp2_session_terminate_session(h2->session, NGHTTP2_ENHANCE_YOUR_CALM);
-    return 1;
-}
-
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
@@ -570,40 +478,19 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     h2_stream_t *st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
     if (st == NULL || st->started)
         return 0; /* trailers: not passed on, as nginx */
-    if (too_large(h2, st, namelen + valuelen))
-        return 0;
-    if (has_ctl(name, namelen) || has_ctl(value, valuelen))
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    if (namelen && name[0] == ':') {
-        px_str_t *slot = NULL;
-        if (namelen == 7 && memcmp(name, ":method", 7) == 0)
-            slot = &st->method;
-        else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
-            slot = &st->path;
-        else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
-            slot = &st->authority;
-        if (slot) {
-            /* kept as offsets: the buffer may move while it grows */
-            slot->data = (const char *)(uintptr_t)st->pseudo.len;
-            slot->len = valuelen;
-            if (sbuf_put(&st->pseudo, (const char *)value, valuelen) != PX_OK)
-                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        }
+    /* nginx's limits: one field within a large_client_header_buffers buffer, all of them
+     * within all the buffers; past either the connection ends (ENHANCE_YOUR_CALM) */
+    http_core_srv_conf_t *srv = h2->hc->default_srv;
+    size_t field_max = srv->large_client_header_buffers.size;
+    int rc = http_v2_head_add(&st->head, (const char *)name, namelen, (const char *)value, valuelen, field_max,
+                              field_max * (size_t)srv->large_client_header_buffers.num);
+    if (rc == HTTP_V2_HEAD_FIELD_TOO_LARGE || rc == HTTP_V2_HEAD_TOO_LARGE) {
+        px_log_error(PX_LOG_INFO, &h2->c->log, 0, "%s",
+                     rc == HTTP_V2_HEAD_TOO_LARGE ? "client sent too large header" : "client sent too large header field");
+        nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM);
         return 0;
     }
-    if (namelen == 6 && memcmp(name, "cookie", 6) == 0) {
-        if ((st->cookie.len && sbuf_put(&st->cookie, "; ", 2) != PX_OK) ||
-            sbuf_put(&st->cookie, (const char *)value, valuelen) != PX_OK)
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        return 0;
-    }
-    if (namelen == 4 && memcmp(name, "host", 4) == 0 && st->authority.len == valuelen &&
-        memcmp(st->pseudo.p + (size_t)st->authority.data, value, valuelen) == 0)
-        return 0; /* the same as :authority, which stands for it */
-    if (sbuf_put(&st->head, (const char *)name, namelen) != PX_OK || sbuf_put(&st->head, ": ", 2) != PX_OK ||
-        sbuf_put(&st->head, (const char *)value, valuelen) != PX_OK || sbuf_put(&st->head, "\r\n", 2) != PX_OK)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    return 0;
+    return rc == HTTP_V2_HEAD_OK ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
@@ -618,8 +505,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
         st->in_closed = 1;
         st->ev_read = 1;
     }
-    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         st->ev_start = 1;
+        st->no_body = st->in_closed;
+    }
     if (st->ev_start || st->ev_read)
         stream_post(st);
     return 0;
@@ -660,9 +549,34 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     return 0;
 }
 
+/* nginx's info lines for what the client got wrong; nghttp2 has already answered it */
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int lib_error, void *user)
+{
+    (void)s;
+    h2_conn_t *h2 = user;
+    if (frame->hd.type == NGHTTP2_HEADERS && h2->nstreams >= (unsigned)h2->conf->max_concurrent_streams)
+        px_log_error(PX_LOG_INFO, &h2->c->log, 0, "concurrent streams exceeded %u", h2->nstreams);
+    else
+        px_log_error(PX_LOG_INFO, &h2->c->log, 0, "client sent invalid frame: %s", nghttp2_strerror(lib_error));
+    return 0;
+}
+
+/* what nghttp2 found wrong in the client's frames, in its words */
+static int on_error(nghttp2_session *s, int lib_error, const char *msg, size_t len, void *user)
+{
+    (void)s;
+    (void)lib_error;
+    h2_conn_t *h2 = user;
+    px_log_error(PX_LOG_INFO, &h2->c->log, 0, "client sent invalid http2 data: %.*s", (int)len, msg);
+    return 0;
+}
+
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
-    (void)user;
+    h2_conn_t *h2 = user;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+        px_log_error(PX_LOG_INFO, &h2->c->log, 0, "client sent invalid http2 data, connection closed with %s",
+                     nghttp2_http2_strerror(frame->goaway.error_code));
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -810,7 +724,11 @@ static void conn_read(px_conn_t *c)
         px_timer_del(&c->read_timer);
         ssize_t rv = nghttp2_session_mem_recv(h2->session, (const uint8_t *)recv_buf, (size_t)n);
         if (rv < 0) {
-            px_log_error(PX_LOG_INFO, &c->log, 0, "client sent invalid http2 data: %s", nghttp2_strerror((int)rv));
+            if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+                px_log_error(PX_LOG_INFO, &c->log, 0, "invalid connection preface");
+            else
+                px_log_error(PX_LOG_INFO, &c->log, 0, "client sent invalid http2 data: %s",
+                             nghttp2_strerror((int)rv));
             if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || !nghttp2_is_fatal((int)rv))
                 nghttp2_session_terminate_session(h2->session, NGHTTP2_PROTOCOL_ERROR);
             conn_flush(h2);
@@ -872,6 +790,7 @@ static void conn_close(h2_conn_t *h2)
     hc->h2 = NULL;
     h2->c->log.handler = NULL;
     h2->c->log.data = NULL;
+    h2->c->log.action = NULL;
     free(h2);
     http_conn_abort(hc);
 }
@@ -905,6 +824,8 @@ void http_v2_init(http_conn_t *hc)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+    nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
     /* a body's window opens as the request reads it, not as bytes arrive */
     nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -929,6 +850,7 @@ void http_v2_init(http_conn_t *hc)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)sc->max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)sc->body_preread_size},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, (1u << 24) - 1},
     };
     nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
     /* the connection's window is never the limit: each stream's is */
@@ -942,6 +864,7 @@ void http_v2_init(http_conn_t *hc)
     c->write_timer.handler = send_timeout;
     c->log.handler = conn_log_context;
     c->log.data = h2;
+    c->log.action = "while processing HTTP/2 connection";
     px_conn_set_idle(c, 0);
     /* what was read before HTTP/2 was recognised (the preface, maybe more) */
     if (hc->buf && hc->len > hc->pos) {
@@ -997,7 +920,7 @@ void http_v2_request_init(http_request_t *r)
         }
     }
     /* a body of unknown length ends with the stream, read as a chunked one would be */
-    if (!st->in_closed && r->content_length_n < 0)
+    if (!st->no_body && r->content_length_n < 0)
         r->chunked_in = 1;
 }
 
@@ -1210,7 +1133,7 @@ static const char *set_nonzero_size(conf_ctx_t *cf, const conf_node_t *n, const 
 {
     const char *rv = conf_set_size(cf, n, d, conf);
     if (rv == NULL && *(size_t *)((char *)conf + d->offset) == 0)
-        return px_psprintf(cf->pool, "the %s size should be > 0", n->name.data);
+        return d->post;
     return rv;
 }
 
@@ -1240,13 +1163,13 @@ static const char *obsolete(conf_ctx_t *cf, const conf_node_t *n, const conf_dir
 static const conf_directive_t v2_directives[] = {
     {"http2", SRV_CTX, CONF_FLAG, conf_set_flag, CONF_HTTP_SRV_CONF, offsetof(v2_srv_conf_t, enable), NULL},
     {"http2_recv_buffer_size", CONF_HTTP, CONF_TAKE1, set_nonzero_size, CONF_HTTP_MAIN_CONF,
-     offsetof(v2_main_conf_t, recv_buffer_size), NULL},
+     offsetof(v2_main_conf_t, recv_buffer_size), "the http2_recv_buffer_size is too small"},
     {"http2_max_concurrent_streams", SRV_CTX, CONF_TAKE1, conf_set_num, CONF_HTTP_SRV_CONF,
      offsetof(v2_srv_conf_t, max_concurrent_streams), NULL},
     {"http2_body_preread_size", SRV_CTX, CONF_TAKE1, set_preread, CONF_HTTP_SRV_CONF,
      offsetof(v2_srv_conf_t, body_preread_size), NULL},
     {"http2_chunk_size", LOC_CTX, CONF_TAKE1, set_nonzero_size, CONF_HTTP_LOC_CONF,
-     offsetof(v2_loc_conf_t, chunk_size), NULL},
+     offsetof(v2_loc_conf_t, chunk_size), "the http2 chunk size cannot be zero"},
     {"http2_idle_timeout", SRV_CTX, CONF_TAKE1, obsolete, CONF_HTTP_SRV_CONF, 0, "keepalive_timeout"},
     {"http2_max_requests", SRV_CTX, CONF_TAKE1, obsolete, CONF_HTTP_SRV_CONF, 0, "keepalive_requests"},
     {"http2_max_field_size", SRV_CTX, CONF_TAKE1, obsolete, CONF_HTTP_SRV_CONF, 0,

@@ -65,6 +65,7 @@ struct h2_stream {
     unsigned started : 1;   /* the request was handed to the phases */
     unsigned in_closed : 1; /* the client's END_STREAM came */
     unsigned no_body : 1;   /* ... with the request's HEADERS */
+    unsigned window_open : 1; /* a small preread window was widened for the body reader */
     unsigned out_eof : 1;   /* the whole response is in out */
     unsigned responded : 1; /* HEADERS submitted */
     unsigned done : 1;      /* no request runs on it any more */
@@ -332,6 +333,13 @@ static ssize_t stream_recv(px_conn_t *c, char *buf, size_t len)
             errno = ECONNRESET;
             c->error = 1;
             return PX_ERROR;
+        }
+        if (!st->window_open && st->h2->conf->body_preread_size < MIN_BODY_WINDOW) {
+            /* http2_body_preread_size below the default (even 0): the window opens when the
+             * body is wanted, or the client could never send it */
+            st->window_open = 1;
+            nghttp2_session_set_local_window_size(st->h2->session, NGHTTP2_FLAG_NONE, st->id, MIN_BODY_WINDOW);
+            post_send(st->h2);
         }
         return PX_AGAIN;
     }

@@ -571,6 +571,12 @@ http {
         location = /vars { return 200 "$http2 $server_protocol $scheme"; }
         location / { return 200 "h2c $uri"; }
     }
+    server {
+        listen 127.0.0.1:%(pre0)d ssl H2LISTEN;
+        H2ON
+        http2_body_preread_size 0;
+        location /proxy/ { proxy_pass http://BACKEND/up/; }
+    }
 }
 """
 
@@ -579,7 +585,7 @@ http {
 class TlsTest(ClassServer):
     """h2 over TLS (ALPN), h2c by prior knowledge, proxying, bodies, phases and variables."""
     CONF = MAIN_CONF
-    PORTS = ("tls", "h1", "h2c")
+    PORTS = ("tls", "h1", "h2c", "pre0")
     PROXYD_BUGS = {}
 
     def setUp(self):
@@ -751,6 +757,21 @@ class TlsTest(ClassServer):
         req = self.backend_request(b"/up/post-big")
         self.assertEqual(len(req.data), len(BIG))
         self.assertTrue(req.data == BIG, "the backend got other bytes")
+
+    def test_post_with_a_zero_preread_window_is_read_once_the_request_wants_it(self):
+        # SETTINGS_INITIAL_WINDOW_SIZE 0: the client may send no DATA until the server
+        # opens the stream's window, which it must do when the body is read
+        c = H2Client(self.ports["pre0"])
+        self.addCleanup(c.close)
+        # nginx refuses a stream with a body sent before its SETTINGS are acknowledged
+        c.pump(lambda: c.settings_seen)
+        body = b"y" * 100000
+        sid = c.send_request("/proxy/pre0", method="POST", body=body,
+                             headers=[("content-length", str(len(body)))])
+        st = c.response(sid)
+        self.assertEqual(st.status, 200, st)
+        req = self.backend_request(b"/up/pre0")
+        self.assertTrue(req.data == body, "the backend got %d other bytes" % len(req.data))
 
     def test_post_without_content_length_is_sent_with_its_length(self):
         body = b"x" * 40000 + b"end"

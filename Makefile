@@ -45,7 +45,7 @@ fuzz: deps
 	@for f in build-fuzz/fuzz_*; do echo "== $$f"; $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
 # Side-by-side benchmark against nginx and HAProxy (bench/README.md); never part of `make test`.
-BENCH_PACKAGES = haproxy wrk
+BENCH_PACKAGES = haproxy wrk nghttp2-client openssl
 bench: build
 	@missing=""; for p in $(BENCH_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

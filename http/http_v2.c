@@ -26,7 +26,8 @@
 #define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN (sizeof(PREFACE) - 1)
 #define CONN_OUT_CAP 32768   /* frames waiting for the socket */
-#define STREAM_OUT_CAP 65536 /* response bytes of one stream not yet in frames */
+#define STREAM_OUT_MAX 65536 /* response bytes of one stream not yet in frames, at most */
+#define STREAM_OUT_MIN 4096  /* ... and its first buffer at least: a small answer takes little */
 #define MIN_BODY_WINDOW 65535
 
 typedef struct {
@@ -60,7 +61,7 @@ struct h2_stream {
     int64_t in_received;
     /* response body not yet framed */
     char *out;
-    size_t out_pos, out_len;
+    size_t out_pos, out_len, out_cap;
     size_t chunk_size;
     unsigned started : 1;   /* the request was handed to the phases */
     unsigned in_closed : 1; /* the client's END_STREAM came */
@@ -162,7 +163,7 @@ static void stream_free(h2_stream_t *st)
     h2->nstreams--;
     http_v2_head_free(&st->head);
     free(st->in);
-    px_cache_free(st->out, STREAM_OUT_CAP);
+    px_cache_free(st->out, st->out_cap);
     free(st);
 }
 
@@ -364,21 +365,33 @@ static ssize_t stream_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
         c->error = 1;
         return PX_ERROR;
     }
-    if (st->out == NULL) {
-        st->out = px_cache_alloc(STREAM_OUT_CAP);
-        if (st->out == NULL) {
-            errno = ENOMEM;
-            return PX_ERROR;
-        }
-    }
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
     if (st->out_pos > 0 && st->out_pos == st->out_len)
         st->out_pos = st->out_len = 0;
-    if (st->out_pos > 0 && STREAM_OUT_CAP - st->out_len < STREAM_OUT_CAP / 4) {
+    if (st->out_pos > 0 && st->out_cap - st->out_len < total) {
         memmove(st->out, st->out + st->out_pos, st->out_len - st->out_pos);
         st->out_len -= st->out_pos;
         st->out_pos = 0;
     }
-    size_t room = STREAM_OUT_CAP - st->out_len, copied = 0;
+    if (st->out_cap - st->out_len < total && st->out_cap < STREAM_OUT_MAX) {
+        /* the buffer grows with what the response writes, up to its bound */
+        size_t cap = st->out_cap ? st->out_cap : STREAM_OUT_MIN;
+        while (cap < st->out_len + total && cap < STREAM_OUT_MAX)
+            cap *= 2;
+        char *p = px_cache_alloc(cap);
+        if (p == NULL) {
+            errno = ENOMEM;
+            return PX_ERROR;
+        }
+        if (st->out_len)
+            memcpy(p, st->out, st->out_len);
+        px_cache_free(st->out, st->out_cap);
+        st->out = p;
+        st->out_cap = cap;
+    }
+    size_t room = st->out_cap - st->out_len, copied = 0;
     for (int i = 0; i < iovcnt && copied < room; i++) {
         size_t take = iov[i].iov_len < room - copied ? iov[i].iov_len : room - copied;
         memcpy(st->out + st->out_len + copied, iov[i].iov_base, take);
@@ -386,9 +399,6 @@ static ssize_t stream_writev(px_conn_t *c, struct iovec *iov, int iovcnt)
         if (take < iov[i].iov_len)
             break;
     }
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
     if (copied < total)
         c->writable = 0;
     if (copied == 0)

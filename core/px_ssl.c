@@ -304,8 +304,12 @@ int px_ssl_handshake(px_conn_t *c)
 {
     ERR_clear_error();
     int n = SSL_do_handshake(c->ssl);
-    if (n == 1)
+    if (n == 1) {
+        /* the peer's first data may have come with its last handshake bytes and now waits in
+         * OpenSSL's buffer, where no socket event will announce it: the next reader must try */
+        c->readable = 1;
         return PX_OK;
+    }
     int err = errno;
     int e = SSL_get_error(c->ssl, n);
     if (e == SSL_ERROR_WANT_READ) {

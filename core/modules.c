@@ -8,6 +8,7 @@ extern conf_module_t conf_events_module;
 extern conf_module_t http_core_module;
 extern conf_module_t http_ssl_module;
 extern conf_module_t http_v2_module;
+extern conf_module_t http_proxy_protocol_module;
 extern conf_module_t http_log_module;
 extern conf_module_t http_rewrite_module;
 extern conf_module_t http_map_module;
@@ -27,6 +28,7 @@ conf_module_t *px_modules[] = {
     &http_core_module,
     &http_ssl_module,
     &http_v2_module,
+    &http_proxy_protocol_module,
     &http_log_module,
     &http_rewrite_module,
     &http_map_module,

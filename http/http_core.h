@@ -279,6 +279,7 @@ typedef struct http_addr_conf {
     const void *opts; /* the listen that carried socket options */
     unsigned ssl : 1; /* connections start with a TLS handshake (http_ssl.c) */
     unsigned http2 : 1; /* `listen ... http2`: HTTP/2 whatever the server's `http2` says */
+    unsigned proxy_protocol : 1; /* connections start with a PROXY protocol header */
 } http_addr_conf_t;
 
 extern conf_module_t http_core_module;

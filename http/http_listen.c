@@ -121,7 +121,9 @@ const char *http_listen_parse(conf_ctx_t *cf, http_core_srv_conf_t *cscf, const 
             conf_log(cf, PX_LOG_WARN, 0,
                      "the \"listen ... http2\" directive is deprecated, use the \"http2\" directive instead");
             proto.http2 = 1;
-        } else if (px_str_eq_lit(*a, "quic") || px_str_eq_lit(*a, "proxy_protocol") ||
+        } else if (px_str_eq_lit(*a, "proxy_protocol")) {
+            proto.proxy_protocol = 1;
+        } else if (px_str_eq_lit(*a, "quic") ||
                    px_str_eq_lit(*a, "spdy")) {
             rv = px_psprintf(cf->pool, "the \"%s\" parameter of \"listen\" is not supported yet",
                              a->data);
@@ -244,6 +246,7 @@ static http_addr_conf_t *build_addr(conf_ctx_t *cf, http_listen_t *all, size_t n
         }
         ac->ssl |= l->ssl;
         ac->http2 |= l->http2;
+        ac->proxy_protocol |= l->proxy_protocol;
         *(http_listen_t **)px_array_push(&members) = l;
     }
     /* nginx builds a name table only when there is a choice to make: several servers on

@@ -18,6 +18,7 @@ typedef struct {
     unsigned has_options : 1;
     unsigned ssl : 1; /* TLS on this address (any listen of it saying ssl makes it so) */
     unsigned http2 : 1; /* HTTP/2 on this address whatever the servers say (deprecated spelling) */
+    unsigned proxy_protocol : 1; /* a PROXY protocol header before anything else */
     int backlog, rcvbuf, sndbuf, ipv6only, so_keepalive, keepidle, keepintvl, keepcnt;
     const char *file;
     unsigned line;

@@ -13,6 +13,7 @@
 #include "core/px_log.h"
 #include "core/px_pool.h"
 #include "http/http_core.h"
+#include "http/http_proxy_protocol.h"
 
 conf_module_t http_realip_module;
 
@@ -237,10 +238,17 @@ static int realip_handler(http_request_t *r)
         }
         break;
     }
-    case HEADER_PROXY:
-        /* PROXY protocol on listeners is refused at load time, so no connection carries
-         * an address from it; nginx does nothing for such a connection. */
-        return PX_DECLINED;
+    case HEADER_PROXY: {
+        /* the header's source address (and port), if the peer that sent it is trusted;
+         * nothing for a connection without one, or with LOCAL / UNKNOWN */
+        const px_pp_header_t *pp = http_pp_header(r);
+        if (pp == NULL || pp->local || (pp->family != AF_INET && pp->family != AF_INET6) ||
+            !is_trusted(rlcf->from->elts, rlcf->from->nelts, &r->conn->peer))
+            return PX_DECLINED;
+        struct sockaddr_storage addr;
+        memcpy(&addr, &pp->src, sizeof(addr));
+        return set_addr(r, &addr, pp->src_len);
+    }
     default:
         h = first_header(r, rlcf->type == HEADER_FIELD ? rlcf->field : PX_STR("X-Real-IP"));
         if (h == NULL)

@@ -14,6 +14,7 @@
 #include "core/px_ssl.h"
 #include "http/http_listen.h"
 #include "http/http_location.h"
+#include "http/http_proxy_protocol.h"
 #include "http/http_log.h"
 #include "http/http_regex.h"
 #include "http/http_server_name.h"
@@ -108,6 +109,10 @@ void http_init_connection(px_conn_t *c)
     hc->start_msec = px_current_msec;
     c->data = hc;
     http_conn_set_log(hc);
+    if (hc->addr->proxy_protocol) {
+        http_pp_start(hc);
+        return;
+    }
     if (hc->addr->ssl) {
         http_ssl_start(hc);
         return;
@@ -178,6 +183,7 @@ static void close_connection(http_conn_t *hc)
         http_v2_stream_close(hc);
         return;
     }
+    http_pp_free(hc);
     c->data = NULL;
     hc->c = NULL;
     px_conn_close(c);

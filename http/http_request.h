@@ -33,6 +33,7 @@ typedef struct http_conn {
     unsigned char ssl_rejected; /* ssl_reject_handshake refused the name it asked for */
     unsigned char stream;       /* this is an HTTP/2 stream's state, c its virtual connection */
     struct http_v2_conn *h2;    /* the connection speaks HTTP/2 (http_v2.c) */
+    struct http_pp *pp;         /* its PROXY protocol header (http_proxy_protocol.c) */
 
     /* pending output: pieces queued by the response writer, in the request's pool */
     struct http_outq *outq;

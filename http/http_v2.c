@@ -232,6 +232,7 @@ static h2_stream_t *stream_new(h2_conn_t *h2, int32_t id)
     st->hc.default_srv = h2->hc->default_srv;
     st->hc.start_msec = px_current_msec;
     st->hc.stream = 1;
+    st->hc.pp = h2->hc->pp; /* the carrier's PROXY protocol header, shared (freed with it) */
     st->next = h2->streams;
     if (st->next)
         st->next->prev = st;

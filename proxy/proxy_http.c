@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/px_log.h"
 #include "http/http_parse.h"
+#include "http/http_proxy_protocol.h"
 #include "http/http_request.h"
 #include "http/http_variables.h"
 #include "proxy/proxy_http.h"
@@ -1116,6 +1118,39 @@ static int buffer_body(proxy_ctx_t *ctx)
     return PX_OK;
 }
 
+/* HAProxy's send-proxy / send-proxy-v2 on a server: a new connection starts with a PROXY
+ * protocol header naming the client (the addresses of the header it came with, if any) and
+ * the address it reached. A few hundred bytes on a socket that has sent nothing yet: sent at
+ * once, before any TLS handshake, or the attempt fails. */
+static int send_proxy_header(proxy_ctx_t *ctx, int version)
+{
+    http_request_t *r = ctx->r;
+    const px_pp_header_t *pp = http_pp_header(r);
+    const struct sockaddr *src, *dst;
+    if (pp && !pp->local && (pp->family == AF_INET || pp->family == AF_INET6)) {
+        src = (const struct sockaddr *)&pp->src;
+        dst = (const struct sockaddr *)&pp->dst;
+    } else {
+        socklen_t len;
+        src = (const struct sockaddr *)&r->conn->peer;
+        dst = px_conn_local(r->conn, &len);
+    }
+    unsigned char buf[512];
+    size_t n = version == 1 ? px_pp_write_v1(buf, sizeof(buf), src, dst)
+                            : px_pp_write_v2(buf, sizeof(buf), src, dst, NULL, 0, NULL, 0);
+    if (n == 0)
+        return PX_ERROR;
+    ssize_t w;
+    do
+        w = send(ctx->up->io.fd, buf, n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)n)
+        return PX_OK;
+    if (w >= 0)
+        errno = EAGAIN;
+    return PX_ERROR;
+}
+
 static void advance(proxy_ctx_t *ctx)
 {
     int rc;
@@ -1137,6 +1172,12 @@ static void advance(proxy_ctx_t *ctx)
         int err = ctx->reused ? 0 : ups_connect_result(up);
         if (err) {
             proxy_log_upstream(ctx, PX_LOG_ERR, err, "connect() failed");
+            next_upstream(ctx, PROXY_NEXT_ERROR, 502);
+            return;
+        }
+        int pp_version = ctx->ups && !ctx->reused ? ctx->ups->send_proxy[ctx->peer_index] : 0;
+        if (pp_version && send_proxy_header(ctx, pp_version) != PX_OK) {
+            proxy_log_upstream(ctx, PX_LOG_ERR, errno, "sending PROXY protocol header failed");
             next_upstream(ctx, PROXY_NEXT_ERROR, 502);
             return;
         }

@@ -106,6 +106,11 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         } else if (px_str_eq_lit(p, "down")) {
             what = UPS_PARAM_DOWN;
             s->down = 1;
+        } else if (px_str_eq_lit(p, "send-proxy") || px_str_eq_lit(p, "send-proxy-v2")) {
+            /* HAProxy's spelling: each new connection to the server starts with a PROXY
+             * protocol header (v1 or v2) carrying the client's addresses; any method */
+            s->send_proxy = p.len == 10 ? 1 : 2;
+            continue;
         } else {
             goto invalid;
         }

@@ -19,6 +19,7 @@ typedef struct {
     int64_t fail_timeout; /* milliseconds */
     unsigned backup : 1;
     unsigned down : 1;
+    unsigned send_proxy : 2; /* HAProxy's send-proxy (1) / send-proxy-v2 (2): PROXY protocol */
     const char *file;
     unsigned line;
 } ups_server_conf_t;

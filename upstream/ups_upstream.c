@@ -63,7 +63,8 @@ ups_upstream_t *ups_upstream_of(conf_ctx_t *cf, ups_group_conf_t *g)
     ups_upstream_t *u = px_pcalloc(cf->cycle->pool, sizeof(*u));
     ups_peer_conf_t *peers = px_pcalloc(cf->cycle->pool, (n ? n : 1) * sizeof(*peers));
     if (u == NULL || peers == NULL ||
-        (u->addrs = px_palloc(cf->cycle->pool, (n ? n : 1) * sizeof(px_addr_t))) == NULL)
+        (u->addrs = px_palloc(cf->cycle->pool, (n ? n : 1) * sizeof(px_addr_t))) == NULL ||
+        (u->send_proxy = px_pcalloc(cf->cycle->pool, n ? n : 1)) == NULL)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < g->servers.nelts; i++) {
@@ -77,6 +78,7 @@ ups_upstream_t *ups_upstream_of(conf_ctx_t *cf, ups_group_conf_t *g)
             peers[k].max_conns = (uint32_t)s[i].max_conns;
             peers[k].backup = s[i].backup;
             peers[k].down = s[i].down;
+            u->send_proxy[k] = (unsigned char)s[i].send_proxy;
         }
     }
     char err[256];

@@ -14,6 +14,7 @@ typedef struct ups_upstream {
     ups_group_t *group;
     px_shm_zone_t *zone;
     px_addr_t *addrs; /* by peer index */
+    unsigned char *send_proxy; /* by peer index: PROXY protocol version to send, 0 none */
     size_t npeers;
 } ups_upstream_t;
 

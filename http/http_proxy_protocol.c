@@ -1,0 +1,238 @@
+/* Reading the PROXY protocol header of an http connection (see http_proxy_protocol.h). The
+ * header is peeked, parsed, and only then taken off the socket, so exactly its bytes go: what
+ * follows (a TLS ClientHello, a request) stays for the next reader. */
+#include "http/http_proxy_protocol.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/px_addr.h"
+#include "core/px_log.h"
+#include "http/http_ssl.h"
+#include "http/http_variables.h"
+
+struct http_pp {
+    px_pp_header_t h;
+    size_t len;
+    unsigned char raw[]; /* the header's bytes: TLV values point here */
+};
+
+/* v1 is at most 107 bytes, v2 at most nginx's 4096: more than that cannot be a header */
+#define PEEK_MAX (PX_PP_MAX_HEADER + 16)
+
+void http_pp_free(http_conn_t *hc)
+{
+    free(hc->pp);
+    hc->pp = NULL;
+}
+
+const px_pp_header_t *http_pp_header(http_request_t *r)
+{
+    return r->hc && r->hc->pp ? &r->hc->pp->h : NULL;
+}
+
+static size_t pp_log_context(px_log_t *log, char *buf, size_t len)
+{
+    http_conn_t *hc = log->data;
+    char client[PX_ADDR_TEXT_SIZE] = "", server[PX_ADDR_TEXT_SIZE] = "";
+    px_addr_to_text((struct sockaddr *)&hc->c->peer, hc->c->peer_len, 0, client, sizeof(client));
+    socklen_t sl;
+    const struct sockaddr *sa = px_conn_local(hc->c, &sl);
+    if (sa)
+        px_addr_to_text(sa, sl, 1, server, sizeof(server));
+    int n = snprintf(buf, len, ", client: %s, server: %s", client, server);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+static void pp_done(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    px_timer_del(&c->read_timer);
+    c->log.handler = NULL;
+    c->log.data = NULL;
+    c->log.action = NULL;
+    if (hc->addr->ssl)
+        http_ssl_start(hc);
+    else
+        http_conn_begin(hc);
+}
+
+/* nginx shows the start of what came, up to the end of a v1 line */
+static void log_broken(http_conn_t *hc, const unsigned char *buf, size_t n, const char *why)
+{
+    char shown[PX_PP_V1_MAX_HEADER * 4 + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < PX_PP_V1_MAX_HEADER && buf[i] != '\r' && buf[i] != '\n'; i++) {
+        unsigned char ch = buf[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+            shown[k++] = (char)ch;
+        else
+            k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02X", ch);
+    }
+    shown[k] = '\0';
+    px_log_error(PX_LOG_ERR, &hc->c->log, 0, "%s: \"%s\"", why, shown);
+}
+
+static void pp_read(px_conn_t *c)
+{
+    http_conn_t *hc = c->data;
+    if (c->closing) {
+        http_conn_abort(hc);
+        return;
+    }
+    if (!c->readable && !c->peer_closed)
+        return;
+    unsigned char buf[PEEK_MAX];
+    ssize_t n;
+    do
+        n = recv(c->io.fd, buf, sizeof(buf), MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->readable = 0;
+        return;
+    }
+    if (n < 0) {
+        px_log_error(PX_LOG_INFO, &c->log, errno, "recv() failed");
+        http_conn_abort(hc);
+        return;
+    }
+    if (n == 0) {
+        px_log_error(PX_LOG_INFO, &c->log, 0, "client closed connection");
+        http_conn_abort(hc);
+        return;
+    }
+    px_pp_header_t h;
+    char err[128] = "";
+    int len = px_pp_parse(buf, (size_t)n, &h, err, sizeof(err));
+    if (len == PX_AGAIN) {
+        if ((size_t)n == sizeof(buf) || c->peer_closed) {
+            log_broken(hc, buf, (size_t)n, c->peer_closed ? "truncated header" : "header too long");
+            http_conn_abort(hc);
+            return;
+        }
+        /* the rest is still on its way: the next edge says it came */
+        c->readable = 0;
+        return;
+    }
+    if (len < 0) {
+        /* nginx says "broken header" for any bad text line; v2's reasons are the codec's */
+        log_broken(hc, buf, (size_t)n, buf[0] == 'P' ? "broken header" : err);
+        http_conn_abort(hc);
+        return;
+    }
+    struct http_pp *pp = malloc(sizeof(*pp) + (size_t)len);
+    if (pp == NULL) {
+        http_conn_abort(hc);
+        return;
+    }
+    /* take exactly the header off the socket; TLV values then point into the copy */
+    ssize_t got;
+    do
+        got = recv(c->io.fd, pp->raw, (size_t)len, 0);
+    while (got < 0 && errno == EINTR);
+    if (got != len || px_pp_parse(pp->raw, (size_t)len, &pp->h, err, sizeof(err)) != len) {
+        free(pp);
+        http_conn_abort(hc);
+        return;
+    }
+    pp->len = (size_t)len;
+    hc->pp = pp;
+    pp_done(hc);
+}
+
+static void pp_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    c->timedout = 1;
+    px_log_error(PX_LOG_INFO, &c->log, ETIMEDOUT, "client timed out");
+    http_conn_abort(c->data);
+}
+
+void http_pp_start(http_conn_t *hc)
+{
+    px_conn_t *c = hc->c;
+    c->log.handler = pp_log_context;
+    c->log.data = hc;
+    c->log.action = "while reading PROXY protocol";
+    c->read_handler = c->write_handler = pp_read;
+    c->read_timer.handler = pp_timeout;
+    /* as nginx: the header is bounded by client_header_timeout */
+    px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
+    if (c->readable)
+        pp_read(c);
+}
+
+/* ---- variables ---- */
+
+enum { V_ADDR, V_PORT, V_SERVER_ADDR, V_SERVER_PORT };
+
+static int get_pp_var(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    const px_pp_header_t *h = http_pp_header(r);
+    if (h == NULL || h->local || (h->family != AF_INET && h->family != AF_INET6)) {
+        v->not_found = 1;
+        return PX_OK;
+    }
+    const struct sockaddr_storage *sa = data == V_ADDR || data == V_PORT ? &h->src : &h->dst;
+    socklen_t salen = data == V_ADDR || data == V_PORT ? h->src_len : h->dst_len;
+    char buf[PX_ADDR_TEXT_SIZE];
+    size_t n;
+    if (data == V_ADDR || data == V_SERVER_ADDR) {
+        n = px_addr_to_text((const struct sockaddr *)sa, salen, 0, buf, sizeof(buf));
+    } else {
+        unsigned port = sa->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
+                                                 : ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        n = (size_t)snprintf(buf, sizeof(buf), "%u", port);
+    }
+    v->value = px_pstr(r->pool, buf, n);
+    return v->value.data ? PX_OK : PX_ERROR;
+}
+
+static int get_pp_tlv(http_request_t *r, http_var_value_t *v, uintptr_t data)
+{
+    const http_var_prefix_arg_t *arg = (const http_var_prefix_arg_t *)data;
+    const px_pp_header_t *h = http_pp_header(r);
+    if (px_str_eq_lit(arg->suffix, "ssl_verify")) {
+        if (h == NULL || !h->has_ssl) {
+            v->not_found = 1;
+            return PX_OK;
+        }
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%u", (unsigned)h->ssl.verify);
+        v->value = px_pstr(r->pool, buf, (size_t)n);
+        return v->value.data ? PX_OK : PX_ERROR;
+    }
+    int type = px_pp_tlv_type(arg->suffix);
+    if (type < 0) {
+        px_log_error(PX_LOG_ERR, &r->log, 0, "unknown PROXY protocol TLV \"%.*s\"", (int)arg->suffix.len,
+                     arg->suffix.data);
+        return PX_ERROR;
+    }
+    const px_pp_tlv_t *tlv = h ? px_pp_tlv(h, (unsigned)type) : NULL;
+    if (tlv == NULL) {
+        v->not_found = 1;
+        return PX_OK;
+    }
+    v->value = tlv->value;
+    return PX_OK;
+}
+
+static int preconfiguration(conf_ctx_t *cf)
+{
+    static const http_var_def_t defs[] = {
+        {PX_STR("proxy_protocol_addr"), get_pp_var, V_ADDR, 0},
+        {PX_STR("proxy_protocol_port"), get_pp_var, V_PORT, 0},
+        {PX_STR("proxy_protocol_server_addr"), get_pp_var, V_SERVER_ADDR, 0},
+        {PX_STR("proxy_protocol_server_port"), get_pp_var, V_SERVER_PORT, 0},
+        {PX_STR("proxy_protocol_tlv_"), get_pp_tlv, 0, HTTP_VAR_PREFIX},
+    };
+    return http_var_define_all(cf, defs, sizeof(defs) / sizeof(defs[0]));
+}
+
+conf_module_t http_proxy_protocol_module = {
+    .name = "http_proxy_protocol",
+    .preconfiguration = preconfiguration,
+};

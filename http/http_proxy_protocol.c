@@ -34,18 +34,6 @@ const px_pp_header_t *http_pp_header(http_request_t *r)
     return r->hc && r->hc->pp ? &r->hc->pp->h : NULL;
 }
 
-static size_t pp_log_context(px_log_t *log, char *buf, size_t len)
-{
-    http_conn_t *hc = log->data;
-    char client[PX_ADDR_TEXT_SIZE] = "", server[PX_ADDR_TEXT_SIZE] = "";
-    px_addr_to_text((struct sockaddr *)&hc->c->peer, hc->c->peer_len, 0, client, sizeof(client));
-    socklen_t sl;
-    const struct sockaddr *sa = px_conn_local(hc->c, &sl);
-    if (sa)
-        px_addr_to_text(sa, sl, 1, server, sizeof(server));
-    int n = snprintf(buf, len, ", client: %s, server: %s", client, server);
-    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
-}
 
 static void pp_done(http_conn_t *hc)
 {
@@ -154,7 +142,7 @@ static void pp_timeout(px_timer_t *t)
 void http_pp_start(http_conn_t *hc)
 {
     px_conn_t *c = hc->c;
-    c->log.handler = pp_log_context;
+    c->log.handler = http_conn_log_context;
     c->log.data = hc;
     c->log.action = "while reading PROXY protocol";
     c->read_handler = c->write_handler = pp_read;

@@ -130,6 +130,19 @@ void http_conn_set_log(http_conn_t *hc)
     }
 }
 
+size_t http_conn_log_context(px_log_t *log, char *buf, size_t len)
+{
+    http_conn_t *hc = log->data;
+    char client[PX_ADDR_TEXT_SIZE] = "", server[PX_ADDR_TEXT_SIZE] = "";
+    px_addr_to_text((struct sockaddr *)&hc->c->peer, hc->c->peer_len, 0, client, sizeof(client));
+    socklen_t sl;
+    const struct sockaddr *sa = px_conn_local(hc->c, &sl);
+    if (sa)
+        px_addr_to_text(sa, sl, 1, server, sizeof(server));
+    int n = snprintf(buf, len, ", client: %s, server: %s", client, server);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
 void http_conn_abort(http_conn_t *hc)
 {
     close_connection(hc);

@@ -59,6 +59,9 @@ void http_stream_begin(http_conn_t *hc);
 void http_conn_abort(http_conn_t *hc);
 /* The connection logs to the error_log of hc->default_srv (set again when SNI picks one). */
 void http_conn_set_log(http_conn_t *hc);
+/* A connection's log context before it has a request (log->data is its http_conn_t):
+ * ", client: ADDR, server: LOCAL:PORT" as nginx writes it. */
+size_t http_conn_log_context(px_log_t *log, char *buf, size_t len);
 /* Response bytes are queued and not yet written. */
 int http_conn_output_pending(http_conn_t *hc);
 int http_send_special(http_request_t *r, int status);

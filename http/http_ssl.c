@@ -739,18 +739,6 @@ static int postconfiguration(conf_ctx_t *cf)
 
 /* ---- the handshake of an accepted connection ---- */
 
-static size_t handshake_log_context(px_log_t *log, char *buf, size_t len)
-{
-    http_conn_t *hc = log->data;
-    char client[64] = "", server[64] = "";
-    px_addr_to_text((struct sockaddr *)&hc->c->peer, hc->c->peer_len, 0, client, sizeof(client));
-    socklen_t sl;
-    const struct sockaddr *sa = px_conn_local(hc->c, &sl);
-    if (sa)
-        px_addr_to_text(sa, sl, 1, server, sizeof(server));
-    int n = snprintf(buf, len, ", client: %s, server: %s", client, server);
-    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len;
-}
 
 static void handshake_done(http_conn_t *hc)
 {
@@ -851,7 +839,7 @@ static void handshake_timeout(px_timer_t *t)
 void http_ssl_start(http_conn_t *hc)
 {
     px_conn_t *c = hc->c;
-    c->log.handler = handshake_log_context;
+    c->log.handler = http_conn_log_context;
     c->log.data = hc;
     c->log.action = "while SSL handshaking";
     c->read_handler = c->write_handler = detect;

@@ -119,21 +119,6 @@ int http_v2_preface(const char *buf, size_t len)
     return n == PREFACE_LEN ? 1 : 0;
 }
 
-/* ---- the connection's log context: ", client: A, server: B" ---- */
-
-static size_t conn_log_context(px_log_t *log, char *buf, size_t len)
-{
-    h2_conn_t *h2 = log->data;
-    char client[128] = "", server[128] = "";
-    px_addr_to_text((struct sockaddr *)&h2->c->peer, h2->c->peer_len, 0, client, sizeof(client));
-    socklen_t sl;
-    const struct sockaddr *sa = px_conn_local(h2->c, &sl);
-    if (sa)
-        px_addr_to_text(sa, sl, 1, server, sizeof(server));
-    int n = snprintf(buf, len, ", client: %s, server: %s", client, server);
-    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
-}
-
 /* ---- streams ---- */
 
 static h2_stream_t *stream_of(http_conn_t *hc)
@@ -881,8 +866,8 @@ void http_v2_init(http_conn_t *hc)
     c->write_handler = conn_write;
     c->read_timer.handler = idle_timeout;
     c->write_timer.handler = send_timeout;
-    c->log.handler = conn_log_context;
-    c->log.data = h2;
+    c->log.handler = http_conn_log_context;
+    c->log.data = hc;
     c->log.action = "while processing HTTP/2 connection";
     px_conn_set_idle(c, 0);
     /* what was read before HTTP/2 was recognised (the preface, maybe more) */

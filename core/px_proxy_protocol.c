@@ -464,6 +464,11 @@ int px_pp_tlv_type(px_str_t name)
         if (px_str_eq_lit(name, names[i].name))
             return names[i].type;
     }
+    /* nginx: an SSL sub-TLV may be named by number too, "ssl_0x21" */
+    if (name.len > 4 && memcmp(name.data, "ssl_", 4) == 0) {
+        name.data += 4;
+        name.len -= 4;
+    }
     if (name.len > 2 && name.len <= 4 && name.data[0] == '0' &&
         (name.data[1] == 'x' || name.data[1] == 'X')) {
         int64_t v = px_hextoi(name.data + 2, name.len - 2);

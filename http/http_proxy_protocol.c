@@ -48,20 +48,43 @@ static void pp_done(http_conn_t *hc)
         http_conn_begin(hc);
 }
 
-/* nginx shows the start of what came, up to the end of a v1 line */
-static void log_broken(http_conn_t *hc, const unsigned char *buf, size_t n, const char *why)
+/* nginx shows what came: a text line up to its end; bytes that start like a v2 signature
+ * (with a CR) escaped, as far as a v1 line could go */
+static void log_broken(http_conn_t *hc, const unsigned char *buf, size_t n)
 {
     char shown[PX_PP_V1_MAX_HEADER * 4 + 1];
     size_t k = 0;
-    for (size_t i = 0; i < n && i < PX_PP_V1_MAX_HEADER && buf[i] != '\r' && buf[i] != '\n'; i++) {
+    int binary = n > 0 && buf[0] == '\r';
+    for (size_t i = 0; i < n && i < PX_PP_V1_MAX_HEADER; i++) {
         unsigned char ch = buf[i];
+        if (!binary && (ch == '\r' || ch == '\n'))
+            break;
         if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
             shown[k++] = (char)ch;
         else
             k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02X", ch);
     }
     shown[k] = '\0';
-    px_log_error(PX_LOG_ERR, &hc->c->log, 0, "%s: \"%s\"", why, shown);
+    px_log_error(PX_LOG_ERR, &hc->c->log, 0, "broken header: \"%s\"", shown);
+}
+
+static const unsigned char v2_signature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                               0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+/* What nginx says of a header that could not be read: a text one is "broken"; a binary one
+ * (its signature whole) names the version or the size, or what the codec found. */
+static void log_bad(http_conn_t *hc, const unsigned char *buf, size_t n, const char *err)
+{
+    if (n < sizeof(v2_signature) || memcmp(buf, v2_signature, sizeof(v2_signature)) != 0) {
+        log_broken(hc, buf, n);
+        return;
+    }
+    if (err == NULL || strcmp(err, "header too long") == 0)
+        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "header is too large");
+    else if (strcmp(err, "unsupported version") == 0)
+        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "unknown PROXY protocol version: %u", (unsigned)(buf[12] >> 4));
+    else
+        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "%s", err);
 }
 
 static void pp_read(px_conn_t *c)
@@ -97,7 +120,8 @@ static void pp_read(px_conn_t *c)
     int len = px_pp_parse(buf, (size_t)n, &h, err, sizeof(err));
     if (len == PX_AGAIN) {
         if ((size_t)n == sizeof(buf) || c->peer_closed) {
-            log_broken(hc, buf, (size_t)n, c->peer_closed ? "truncated header" : "header too long");
+            /* all that can come came, or the client stopped sending: cut short */
+            log_bad(hc, buf, (size_t)n, NULL);
             http_conn_abort(hc);
             return;
         }
@@ -106,8 +130,7 @@ static void pp_read(px_conn_t *c)
         return;
     }
     if (len < 0) {
-        /* nginx says "broken header" for any bad text line; v2's reasons are the codec's */
-        log_broken(hc, buf, (size_t)n, buf[0] == 'P' ? "broken header" : err);
+        log_bad(hc, buf, (size_t)n, err);
         http_conn_abort(hc);
         return;
     }

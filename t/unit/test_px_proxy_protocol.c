@@ -481,6 +481,9 @@ START_TEST(test_v2_tlvs_are_found_by_type_and_by_name)
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("ssl_sig_alg")), 0x24);
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("ssl_key_alg")), 0x25);
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("netns")), 0x30);
+    ck_assert_int_eq(px_pp_tlv_type(PX_STR("ssl_0x21")), 0x21);
+    ck_assert_int_eq(px_pp_tlv_type(PX_STR("ssl_0x")), -1);
+    ck_assert_int_eq(px_pp_tlv_type(PX_STR("ssl_bogus")), -1);
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("0xea")), 0xea);
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("0x5")), 0x05);
     ck_assert_int_eq(px_pp_tlv_type(PX_STR("0x")), -1);

@@ -43,6 +43,10 @@ int proxy_keepalive_allows(proxy_ctx_t *ctx, const px_conn_t *up)
         g && g->keepalive_requests >= 0 ? (unsigned long)g->keepalive_requests : 1000;
     px_msec_t max_time = g && g->keepalive_time >= 0 ? (px_msec_t)g->keepalive_time : 3600000;
     px_msec_t age = (px_current_msec / 1000 - up->created_sec) * 1000;
+    /* a connection that began with a PROXY protocol header speaks for its first client only:
+     * reused for another, it would tell the server the wrong address */
+    if (ctx->ups && ctx->peer_index < ctx->ups->npeers && ctx->ups->send_proxy[ctx->peer_index])
+        return 0;
     return up->requests < max_requests && age < max_time;
 }
 

@@ -1022,5 +1022,149 @@ class TlvTest(ClassServer):
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
+
+# ---------------------------------------------------------------- sending (HAProxy's spelling)
+
+SEND_HAPROXY = """global
+  maxconn 100
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 10s
+  timeout server 10s
+frontend v1
+  bind 127.0.0.1:%(hv1)d accept-proxy
+  http-request return status 200 content-type text/plain lf-string "%%[src]|%%[src_port]|%%[dst]|%%[dst_port]"
+frontend v2
+  bind 127.0.0.1:%(hv2)d accept-proxy
+  http-request return status 200 content-type text/plain lf-string "%%[src]|%%[src_port]|%%[dst]|%%[dst_port]"
+frontend tls
+  bind 127.0.0.1:%(htls)d accept-proxy ssl crt %(pem)s
+  http-request return status 200 content-type text/plain lf-string "%%[src]|%%[src_port]|%%[dst]|%%[dst_port]"
+"""
+
+SEND_CONF = """
+http {
+  upstream v1 { server 127.0.0.1:%(hv1)d send-proxy; keepalive 8; }
+  upstream v2 { server 127.0.0.1:%(hv2)d send-proxy-v2; keepalive 8; }
+  upstream tls { server 127.0.0.1:%(htls)d send-proxy-v2; }
+  server {
+    listen 127.0.0.1:%(px)d;
+    listen [::1]:%(px)d;
+    location /v1 { proxy_pass http://v1; }
+    location /v2 { proxy_pass http://v2; }
+    location /tls { proxy_pass https://tls; }
+  }
+  server {
+    listen 127.0.0.1:%(pp)d proxy_protocol;
+    location /v1 { proxy_pass http://v1; }
+    location /v2 { proxy_pass http://v2; }
+  }
+}
+"""
+
+
+@proxyd_only
+class SendTest(ClassServer):
+    """proxyd -> HAProxy 2.6 (`bind ... accept-proxy`), which answers with the addresses the
+    PROXY header gave it: the client's, whether it reached proxyd directly (from 127.0.0.3,
+    127.0.0.4 or ::1) or came with a header of its own. nginx's http proxy has no way to send
+    one (`server ... send-proxy` is HAProxy's spelling), hence proxyd only."""
+    CONF = SEND_CONF
+    PORTS = ("hv1", "hv2", "htls", "px", "pp")
+
+    @classmethod
+    def setUpClass(cls):
+        # HAProxy first; proxyd then waits on its own ports only
+        cls.tmp = tempfile.mkdtemp(prefix="proxyd-e2e-pp-")
+        cls.ports = {name: proxyd_test.free_port() for name in cls.PORTS}
+        pem = os.path.join(cls.tmp, "haproxy.pem")
+        with open(pem, "w") as out:
+            for name in ("a.pem", "a.key"):
+                with open(os.path.join(CERTS, name)) as f:
+                    out.write(f.read())
+        path = os.path.join(cls.tmp, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(SEND_HAPROXY % dict(cls.ports, pem=pem))
+        cls.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", path], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        cls.srv = make_server(cls.KIND, expand(cls.CONF, cls.tmp, **cls.ports))
+        try:
+            if not all(proxyd_test.wait_port(cls.ports[n]) for n in ("hv1", "hv2", "htls")):
+                raise RuntimeError("haproxy did not listen")
+            cls.srv.start()
+            wait_listening(cls.KIND, cls.srv, [("127.0.0.1", cls.ports["px"]),
+                                               ("127.0.0.1", cls.ports["pp"])], RuntimeError)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        proc = getattr(cls, "haproxy", None)
+        if proc:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        super().tearDownClass()
+
+    def seen(self, path, port=None, host="127.0.0.1", source=None, prefix=b""):
+        status, body = body_of(exchange(port or self.ports["px"], prefix + get(path), host=host,
+                                        source=source))
+        self.assertEqual(status, 200, body)
+        return body.decode().split("|")
+
+    def test_send_proxy_names_the_client_and_the_address_it_reached(self):
+        src, sport, dst, dport = self.seen("/v1", source="127.0.0.3")
+        self.assertEqual((src, dst, dport), ("127.0.0.3", "127.0.0.1", str(self.ports["px"])))
+        self.assertTrue(sport.isdigit() and int(sport) > 0, sport)
+
+    def test_send_proxy_v2_names_the_client(self):
+        src, _, dst, dport = self.seen("/v2", source="127.0.0.3")
+        self.assertEqual((src, dst, dport), ("127.0.0.3", "127.0.0.1", str(self.ports["px"])))
+
+    def test_send_proxy_v2_goes_before_the_tls_handshake_of_an_https_upstream(self):
+        src, _, dst, _ = self.seen("/tls", source="127.0.0.3")
+        self.assertEqual((src, dst), ("127.0.0.3", "127.0.0.1"))
+
+    def test_an_ipv6_client_is_named_with_its_ipv6_address(self):
+        for path in ("/v1", "/v2"):
+            with self.subTest(path=path):
+                src, _, dst, dport = self.seen(path, host="::1")
+                self.assertEqual((src, dst, dport), ("::1", "::1", str(self.ports["px"])))
+
+    def test_the_header_a_client_came_with_is_passed_on(self):
+        for path, header in (("/v1", v1(src="192.0.2.7", dst="198.51.100.9", sport=4242,
+                                         dport=8443)),
+                             ("/v2", v2(src="192.0.2.8", dst="198.51.100.9", sport=4243,
+                                        dport=8443))):
+            with self.subTest(path=path):
+                fields = self.seen(path, port=self.ports["pp"], prefix=header)
+                want = ["192.0.2.7", "4242"] if path == "/v1" else ["192.0.2.8", "4243"]
+                self.assertEqual(fields, want + ["198.51.100.9", "8443"])
+
+    def test_a_connection_that_named_one_client_is_not_reused_for_another(self):
+        # keepalive 8 in the group: without the rule the second client would be named as the first
+        for source in ("127.0.0.3", "127.0.0.4", "127.0.0.3", "127.0.0.4"):
+            with self.subTest(source=source):
+                self.assertEqual(self.seen("/v1", source=source)[0], source)
+                self.assertEqual(self.seen("/v2", source=source)[0], source)
+
+    def test_send_proxy_v3_is_an_invalid_parameter(self):
+        d = tempfile.mkdtemp(prefix="proxyd-e2e-pp-conf-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "x.conf")
+        with open(path, "w") as f:
+            f.write("error_log %s/error.log;\npid %s/x.pid;\nevents {}\nhttp {\n"
+                    "  upstream u {\n    server 127.0.0.1:1 send-proxy-v3;\n  }\n}\n" % (d, d))
+        p = subprocess.run([binary("proxyd"), "-t", "-p", d + "/", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('[emerg] invalid parameter "send-proxy-v3" in %s:6' % path, p.stderr)
+
+
 if __name__ == "__main__":
     proxyd_test.main()

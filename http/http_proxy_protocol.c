@@ -94,24 +94,11 @@ static void pp_read(px_conn_t *c)
         http_conn_abort(hc);
         return;
     }
-    if (!c->readable && !c->peer_closed)
-        return;
     unsigned char buf[PEEK_MAX];
-    ssize_t n;
-    do
-        n = recv(c->io.fd, buf, sizeof(buf), MSG_PEEK);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        c->readable = 0;
+    ssize_t n = http_conn_peek(hc, buf, sizeof(buf));
+    if (n == PX_AGAIN)
         return;
-    }
     if (n < 0) {
-        px_log_error(PX_LOG_INFO, &c->log, errno, "recv() failed");
-        http_conn_abort(hc);
-        return;
-    }
-    if (n == 0) {
-        px_log_error(PX_LOG_INFO, &c->log, 0, "client closed connection");
         http_conn_abort(hc);
         return;
     }
@@ -154,26 +141,9 @@ static void pp_read(px_conn_t *c)
     pp_done(hc);
 }
 
-static void pp_timeout(px_timer_t *t)
-{
-    px_conn_t *c = t->data;
-    c->timedout = 1;
-    px_log_error(PX_LOG_INFO, &c->log, ETIMEDOUT, "client timed out");
-    http_conn_abort(c->data);
-}
-
 void http_pp_start(http_conn_t *hc)
 {
-    px_conn_t *c = hc->c;
-    c->log.handler = http_conn_log_context;
-    c->log.data = hc;
-    c->log.action = "while reading PROXY protocol";
-    c->read_handler = c->write_handler = pp_read;
-    c->read_timer.handler = pp_timeout;
-    /* as nginx: the header is bounded by client_header_timeout */
-    px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
-    if (c->readable)
-        pp_read(c);
+    http_conn_first_read(hc, "while reading PROXY protocol", pp_read);
 }
 
 /* ---- variables ---- */

@@ -143,6 +143,51 @@ size_t http_conn_log_context(px_log_t *log, char *buf, size_t len)
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
+static void first_read_timeout(px_timer_t *t)
+{
+    px_conn_t *c = t->data;
+    c->timedout = 1;
+    px_log_error(PX_LOG_INFO, &c->log, ETIMEDOUT, "client timed out");
+    http_conn_abort(c->data);
+}
+
+void http_conn_first_read(http_conn_t *hc, const char *action, px_conn_handler_t handler)
+{
+    px_conn_t *c = hc->c;
+    c->log.handler = http_conn_log_context;
+    c->log.data = hc;
+    c->log.action = action;
+    c->read_handler = c->write_handler = handler;
+    c->read_timer.handler = first_read_timeout;
+    /* as nginx: bounded by client_header_timeout */
+    px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
+    if (c->readable)
+        handler(c);
+}
+
+ssize_t http_conn_peek(http_conn_t *hc, void *buf, size_t len)
+{
+    px_conn_t *c = hc->c;
+    if (!c->readable && !c->peer_closed)
+        return PX_AGAIN;
+    ssize_t n;
+    do
+        n = recv(c->io.fd, buf, len, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->readable = 0;
+        return PX_AGAIN;
+    }
+    if (n <= 0) {
+        if (n < 0)
+            px_log_error(PX_LOG_INFO, &c->log, errno, "recv() failed");
+        else
+            px_log_error(PX_LOG_INFO, &c->log, 0, "client closed connection");
+        return PX_ERROR;
+    }
+    return n;
+}
+
 void http_conn_abort(http_conn_t *hc)
 {
     close_connection(hc);

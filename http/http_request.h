@@ -59,6 +59,13 @@ void http_stream_begin(http_conn_t *hc);
 void http_conn_abort(http_conn_t *hc);
 /* The connection logs to the error_log of hc->default_srv (set again when SNI picks one). */
 void http_conn_set_log(http_conn_t *hc);
+/* Starts what a connection does before its first request (a PROXY protocol header, a TLS
+ * handshake): its log lines say action and name the client and server, handler takes its
+ * events, client_header_timeout bounds it ("client timed out", then closed). */
+void http_conn_first_read(http_conn_t *hc, const char *action, px_conn_handler_t handler);
+/* Looks at the first bytes without taking them: how many (> 0), PX_AGAIN when none are here
+ * yet, PX_ERROR when the client is gone (logged at info; the caller closes). */
+ssize_t http_conn_peek(http_conn_t *hc, void *buf, size_t len);
 /* A connection's log context before it has a request (log->data is its http_conn_t):
  * ", client: ADDR, server: LOCAL:PORT" as nginx writes it. */
 size_t http_conn_log_context(px_log_t *log, char *buf, size_t len);

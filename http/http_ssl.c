@@ -797,19 +797,11 @@ static void detect(px_conn_t *c)
         http_conn_abort(hc);
         return;
     }
-    if (!c->readable && !c->peer_closed)
-        return;
     unsigned char byte;
-    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        c->readable = 0;
+    ssize_t n = http_conn_peek(hc, &byte, 1);
+    if (n == PX_AGAIN)
         return;
-    }
-    if (n <= 0) {
-        if (n < 0)
-            px_log_error(PX_LOG_INFO, &c->log, errno, "recv() failed");
-        else
-            px_log_error(PX_LOG_INFO, &c->log, 0, "client closed connection");
+    if (n < 0) {
         http_conn_abort(hc);
         return;
     }
@@ -827,27 +819,9 @@ static void detect(px_conn_t *c)
     handshake(c);
 }
 
-static void handshake_timeout(px_timer_t *t)
-{
-    px_conn_t *c = t->data;
-    http_conn_t *hc = c->data;
-    c->timedout = 1;
-    px_log_error(PX_LOG_INFO, &c->log, ETIMEDOUT, "client timed out");
-    http_conn_abort(hc);
-}
-
 void http_ssl_start(http_conn_t *hc)
 {
-    px_conn_t *c = hc->c;
-    c->log.handler = http_conn_log_context;
-    c->log.data = hc;
-    c->log.action = "while SSL handshaking";
-    c->read_handler = c->write_handler = detect;
-    c->read_timer.handler = handshake_timeout;
-    /* nginx bounds the handshake by client_header_timeout */
-    px_timer_add(&c->read_timer, (px_msec_t)hc->default_srv->client_header_timeout);
-    if (c->readable)
-        detect(c);
+    http_conn_first_read(hc, "while SSL handshaking", detect);
 }
 
 /* nginx's ngx_ssl_verify_error_optional: what optional_no_ca lets through */

@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEB_PACKAGES = build-essential cmake pkg-config libssl-dev libpcre2-dev zlib1g-dev \
-	libnghttp2-dev check curl strace nginx nghttp2-client python3 python3-websockets python3-h2
+	libnghttp2-dev check curl strace nginx libnginx-mod-stream memcached haproxy nghttp2-client python3 python3-websockets python3-h2
 
 .PHONY: all deps build run test test-asan fuzz bench install clean
 

@@ -21,6 +21,7 @@ extern conf_module_t proxy_http_module;
 extern conf_module_t proxy_ssl_module;
 extern conf_module_t proxy_status_module;
 extern conf_module_t proxy_health_module;
+extern conf_module_t stream_proxy_module;
 
 conf_module_t *px_modules[] = {
     &conf_core_module,
@@ -41,6 +42,7 @@ conf_module_t *px_modules[] = {
     &proxy_ssl_module,
     &proxy_status_module,
     &proxy_health_module,
+    &stream_proxy_module,
 };
 
 const size_t px_nmodules = sizeof(px_modules) / sizeof(px_modules[0]);

@@ -21,20 +21,29 @@ static void *create_main_conf(conf_ctx_t *cf)
     return m;
 }
 
-static ups_main_conf_t *main_conf(conf_ctx_t *cf)
+/* the stream{} block's groups live in the main context: stream has no http levels */
+static void *create_core_conf(conf_ctx_t *cf)
 {
-    return cf->http->main_conf[ups_http_module.index];
+    return create_main_conf(cf);
+}
+
+static int in_stream(const conf_ctx_t *cf)
+{
+    return (cf->type & (CONF_STREAM | CONF_STREAM_SRV | CONF_STREAM_UPS)) != 0;
 }
 
 px_array_t *ups_groups(conf_ctx_t *cf)
 {
-    return &main_conf(cf)->groups;
+    ups_main_conf_t *m = in_stream(cf) ? cf->cycle->conf[ups_http_module.index]
+                                       : cf->http->main_conf[ups_http_module.index];
+    return &m->groups;
 }
 
 ups_group_conf_t *ups_group_find(conf_ctx_t *cf, px_str_t name)
 {
-    ups_group_conf_t **g = main_conf(cf)->groups.elts;
-    for (size_t i = 0; i < main_conf(cf)->groups.nelts; i++) {
+    px_array_t *groups = ups_groups(cf);
+    ups_group_conf_t **g = groups->elts;
+    for (size_t i = 0; i < groups->nelts; i++) {
         if (!g[i]->implicit && px_str_caseeq(g[i]->name, name))
             return g[i];
     }
@@ -261,12 +270,12 @@ static const char *set_upstream(conf_ctx_t *cf, const conf_node_t *n, const conf
                                 void *conf)
 {
     (void)d;
-    ups_main_conf_t *m = conf;
+    (void)conf;
     px_str_t name = n->args[0].value;
     if (ups_group_find(cf, name))
         return px_psprintf(cf->pool, "duplicate upstream \"%s\"", name.data);
     ups_group_conf_t *g = px_pcalloc(cf->pool, sizeof(*g));
-    ups_group_conf_t **slot = px_array_push(&m->groups);
+    ups_group_conf_t **slot = px_array_push(ups_groups(cf));
     if (g == NULL || slot == NULL ||
         px_array_init(&g->servers, cf->pool, 4, sizeof(ups_server_conf_t)) != PX_OK)
         return CONF_ERROR;
@@ -279,10 +288,11 @@ static const char *set_upstream(conf_ctx_t *cf, const conf_node_t *n, const conf
     g->keepalive_requests = -1;
     g->keepalive_time = -1;
     g->keepalive_timeout = -1;
+    g->stream = in_stream(cf);
 
     void *saved = cf->block_data;
     cf->block_data = g;
-    int rc = conf_apply_block(cf, n, CONF_UPS);
+    int rc = conf_apply_block(cf, n, g->stream ? CONF_STREAM_UPS : CONF_UPS);
     cf->block_data = saved;
     if (rc != PX_OK)
         return CONF_ERROR;
@@ -308,14 +318,15 @@ static const char *set_upstream(conf_ctx_t *cf, const conf_node_t *n, const conf
 }
 
 #define UPS_OFF CONF_HTTP_MAIN_CONF, 0
+#define ANY_UPS (CONF_UPS | CONF_STREAM_UPS)
 
 static const conf_directive_t block_directives[] = {
-    {"upstream", CONF_HTTP, CONF_BLOCK | CONF_TAKE1, set_upstream, UPS_OFF, NULL},
-    {"server", CONF_UPS, CONF_1MORE, set_server, UPS_OFF, NULL},
-    {"least_conn", CONF_UPS, CONF_NOARGS, set_least_conn, UPS_OFF, NULL},
+    {"upstream", CONF_HTTP | CONF_STREAM, CONF_BLOCK | CONF_TAKE1, set_upstream, CONF_CORE_CONF, 0, NULL},
+    {"server", ANY_UPS, CONF_1MORE, set_server, UPS_OFF, NULL},
+    {"least_conn", ANY_UPS, CONF_NOARGS, set_least_conn, UPS_OFF, NULL},
     {"ip_hash", CONF_UPS, CONF_NOARGS, set_ip_hash, UPS_OFF, NULL},
-    {"hash", CONF_UPS, CONF_TAKE12, set_hash, UPS_OFF, NULL},
-    {"random", CONF_UPS, CONF_NOARGS | CONF_TAKE12, set_random, UPS_OFF, NULL},
+    {"hash", ANY_UPS, CONF_TAKE12, set_hash, UPS_OFF, NULL},
+    {"random", ANY_UPS, CONF_NOARGS | CONF_TAKE12, set_random, UPS_OFF, NULL},
     {"keepalive", CONF_UPS, CONF_TAKE1, set_keepalive, UPS_OFF, NULL},
     {"keepalive_requests", CONF_UPS, CONF_TAKE1, set_group_value, CONF_HTTP_MAIN_CONF,
      offsetof(ups_group_conf_t, keepalive_requests), NULL},
@@ -323,7 +334,7 @@ static const conf_directive_t block_directives[] = {
      offsetof(ups_group_conf_t, keepalive_time), NULL},
     {"keepalive_timeout", CONF_UPS, CONF_TAKE1, set_group_value, CONF_HTTP_MAIN_CONF,
      offsetof(ups_group_conf_t, keepalive_timeout), NULL},
-    {"zone", CONF_UPS, CONF_TAKE12, set_zone, UPS_OFF, NULL},
+    {"zone", ANY_UPS, CONF_TAKE12, set_zone, UPS_OFF, NULL},
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
@@ -343,6 +354,7 @@ static const char *init_main_conf(conf_ctx_t *cf, void *conf)
 conf_module_t ups_http_module = {
     .name = "upstream",
     .directives = block_directives,
+    .create_core_conf = create_core_conf,
     .create_main_conf = create_main_conf,
     .init_main_conf = init_main_conf,
 };

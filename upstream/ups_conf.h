@@ -34,6 +34,7 @@ typedef struct {
     void *hash_key_compiled;
     unsigned implicit : 1; /* made for proxy_pass http://host:port, no upstream{} */
     unsigned has_backup : 1;
+    unsigned stream : 1;   /* a stream{} group (its own names and shared zone) */
     int keepalive;                /* -1: not set (per-location cache), 0: off, N: idle per worker */
     int keepalive_requests;       /* -1: not set */
     int64_t keepalive_time;       /* ms, -1: not set */

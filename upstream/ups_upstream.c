@@ -92,7 +92,8 @@ ups_upstream_t *ups_upstream_of(conf_ctx_t *cf, ups_group_conf_t *g)
         return NULL;
     u->conf = g;
     u->npeers = n;
-    char *zname = px_psprintf(cf->pool, "upstream %.*s", (int)g->name.len, g->name.data);
+    char *zname = px_psprintf(cf->pool, "%supstream %.*s", g->stream ? "stream " : "", (int)g->name.len,
+                              g->name.data);
     u->zone = px_shm_zone_add(cf->cycle, zname, ups_shared_size(n), init_zone, u);
     if (u->zone == NULL || register_seed(cf) != PX_OK)
         return NULL;
@@ -122,6 +123,7 @@ ups_group_conf_t *ups_group_implicit(conf_ctx_t *cf, px_str_t host, const px_add
     ng->file = file;
     ng->line = line;
     ng->implicit = 1;
+    ng->stream = (cf->type & (CONF_STREAM | CONF_STREAM_SRV | CONF_STREAM_UPS)) != 0;
     ng->method = UPS_ROUND_ROBIN;
     ng->keepalive = -1;
     ng->keepalive_requests = -1;

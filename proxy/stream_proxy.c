@@ -852,7 +852,7 @@ static void session_timeout(px_timer_t *t)
 
 /* ---- connecting ---- */
 
-static void send_header(session_t *s)
+static void send_header(session_t *s, int version)
 {
     const struct sockaddr *src, *dst;
     socklen_t sl;
@@ -864,7 +864,7 @@ static void send_header(session_t *s)
         dst = px_conn_local(s->c, &sl);
     }
     unsigned char buf[512];
-    size_t n = s->srv->pp_version == 2 ? px_pp_write_v2(buf, sizeof(buf), src, dst, NULL, 0, NULL, 0)
+    size_t n = version == 2 ? px_pp_write_v2(buf, sizeof(buf), src, dst, NULL, 0, NULL, 0)
                                        : px_pp_write_v1(buf, sizeof(buf), src, dst);
     /* the first bytes on a fresh socket: they go at once (the relay buffer is not theirs) */
     if (n == 0 || px_conn_send(s->up, (const char *)buf, n) != (ssize_t)n) {
@@ -889,8 +889,10 @@ static void connected(session_t *s)
         finalize(s, 500);
         return;
     }
-    if (s->srv->pp_send) {
-        send_header(s);
+    /* nginx's proxy_protocol on the server, or HAProxy's send-proxy on the peer */
+    int version = s->srv->pp_send ? s->srv->pp_version : s->srv->ups->send_proxy[s->peer];
+    if (version) {
+        send_header(s, version);
         if (s->c == NULL)
             return;
     }

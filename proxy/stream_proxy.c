@@ -852,7 +852,8 @@ static void session_timeout(px_timer_t *t)
 
 /* ---- connecting ---- */
 
-static void send_header(session_t *s, int version)
+/* PX_OK, or PX_ERROR after logging (the caller ends the session) */
+static int send_header(session_t *s, int version)
 {
     const struct sockaddr *src, *dst;
     socklen_t sl;
@@ -869,10 +870,10 @@ static void send_header(session_t *s, int version)
     /* the first bytes on a fresh socket: they go at once (the relay buffer is not theirs) */
     if (n == 0 || px_conn_send(s->up, (const char *)buf, n) != (ssize_t)n) {
         px_log_error(PX_LOG_ERR, &s->c->log, errno, "sending PROXY protocol header failed");
-        finalize(s, 502);
-        return;
+        return PX_ERROR;
     }
     s->up_sent += n;
+    return PX_OK;
 }
 
 static void connected(session_t *s)
@@ -891,10 +892,9 @@ static void connected(session_t *s)
     }
     /* nginx's proxy_protocol on the server, or HAProxy's send-proxy on the peer */
     int version = s->srv->pp_send ? s->srv->pp_version : s->srv->ups->send_proxy[s->peer];
-    if (version) {
-        send_header(s, version);
-        if (s->c == NULL)
-            return;
+    if (version && send_header(s, version) != PX_OK) {
+        finalize(s, 502); /* the session (and s) is gone */
+        return;
     }
     s->up->read_handler = s->up->write_handler = relay_event;
     s->c->read_handler = s->c->write_handler = client_event;

@@ -50,6 +50,8 @@ enum {
     V_PP_PORT,
     V_PP_SERVER_ADDR,
     V_PP_SERVER_PORT,
+    V_REALIP_ADDR,
+    V_REALIP_PORT,
 };
 
 static const struct {
@@ -79,6 +81,8 @@ static const struct {
     {"proxy_protocol_port", V_PP_PORT},
     {"proxy_protocol_server_addr", V_PP_SERVER_ADDR},
     {"proxy_protocol_server_port", V_PP_SERVER_PORT},
+    {"realip_remote_addr", V_REALIP_ADDR},
+    {"realip_remote_port", V_REALIP_PORT},
 };
 
 /* a value with $variables: literal pieces and variables, in order */
@@ -112,8 +116,9 @@ typedef struct stream_srv {
     ups_upstream_t *ups;
     stream_fmt_t *hash_key; /* of the group's `hash` */
     int64_t connect_timeout, timeout, next_upstream_timeout, pp_timeout;
-    int next_upstream, next_upstream_tries, pp_send, pp_version;
+    int next_upstream, next_upstream_tries, pp_send, pp_version, half_close;
     size_t buffer_size;
+    px_array_t *realip_from; /* set_real_ip_from: px_cidr_t; NULL: none at this level */
     stream_log_t *log; /* NULL: access_log off */
     int log_set;
 } stream_srv_t;
@@ -143,7 +148,7 @@ static stream_main_t *main_of(conf_ctx_t *cf)
 static void srv_unset(stream_srv_t *s)
 {
     s->connect_timeout = s->timeout = s->next_upstream_timeout = s->pp_timeout = CONF_UNSET_MSEC;
-    s->next_upstream = s->next_upstream_tries = s->pp_send = s->pp_version = CONF_UNSET;
+    s->next_upstream = s->next_upstream_tries = s->pp_send = s->pp_version = s->half_close = CONF_UNSET;
     s->buffer_size = CONF_UNSET_SIZE;
 }
 
@@ -310,6 +315,32 @@ static const char *set_access_log(conf_ctx_t *cf, const conf_node_t *n, const co
     return NULL;
 }
 
+/* set_real_ip_from (nginx's stream realip): a PROXY protocol header from such a peer makes
+ * its source the session's client address */
+static const char *set_real_ip_from(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    (void)d;
+    (void)conf;
+    stream_srv_t *s = level(cf);
+    px_cidr_t cidr;
+    char msg[256];
+    int rc = px_cidr_parse(&cidr, n->args[0].value, msg, sizeof(msg));
+    if (rc == PX_ERROR || px_str_eq_lit(n->args[0].value, "all"))
+        return px_psprintf(cf->pool, "invalid parameter \"%s\"", n->args[0].value.data);
+    if (rc == PX_DONE)
+        conf_log(cf, PX_LOG_WARN, 0, "%s", msg);
+    if (s->realip_from == NULL) {
+        s->realip_from = px_palloc(cf->pool, sizeof(px_array_t));
+        if (s->realip_from == NULL || px_array_init(s->realip_from, cf->pool, 4, sizeof(px_cidr_t)) != PX_OK)
+            return CONF_ERROR;
+    }
+    px_cidr_t *slot = px_array_push(s->realip_from);
+    if (slot == NULL)
+        return CONF_ERROR;
+    *slot = cidr;
+    return NULL;
+}
+
 static const char *set_listen(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
 {
     (void)d;
@@ -463,6 +494,9 @@ static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m)
         MERGE_INT(next_upstream_tries, 0);
         MERGE_INT(pp_send, 0);
         MERGE_INT(pp_version, 1);
+        MERGE_INT(half_close, 0);
+        if (s->realip_from == NULL)
+            s->realip_from = top->realip_from;
 #undef MERGE_MSEC
 #undef MERGE_INT
         if (s->buffer_size == CONF_UNSET_SIZE)
@@ -564,6 +598,8 @@ static const conf_directive_t stream_directives[] = {
     {"proxy_buffer_size", STREAM_SRV, CONF_TAKE1, set_size, CONF_CORE_CONF, OFF(buffer_size), NULL},
     {"proxy_protocol", STREAM_SRV, CONF_FLAG, set_flag, CONF_CORE_CONF, OFF(pp_send), NULL},
     {"proxy_protocol_version", STREAM_SRV, CONF_TAKE1, set_pp_version, CONF_CORE_CONF, 0, NULL},
+    {"proxy_half_close", STREAM_SRV, CONF_FLAG, set_flag, CONF_CORE_CONF, OFF(half_close), NULL},
+    {"set_real_ip_from", STREAM_SRV, CONF_TAKE1, set_real_ip_from, CONF_CORE_CONF, 0, NULL},
     {"proxy_protocol_timeout", STREAM_SRV, CONF_TAKE1, set_time, CONF_CORE_CONF, OFF(pp_timeout), NULL},
     {"access_log", STREAM_SRV, CONF_1MORE, set_access_log, CONF_CORE_CONF, 0, NULL},
     {"log_format", CONF_STREAM, CONF_2MORE, set_log_format, CONF_CORE_CONF, 0, NULL},
@@ -586,6 +622,8 @@ typedef struct {
     int picked, tries;
     px_addr_t addr; /* the peer being tried */
     px_pp_header_t *pp;
+    struct sockaddr_storage real_peer; /* the connection's own peer, once realip replaced it */
+    socklen_t real_peer_len;
     char *c2u, *u2c; /* the two directions' buffers */
     size_t c2u_pos, c2u_len, u2c_pos, u2c_len;
     unsigned client_eof : 1, upstream_eof : 1, c2u_shut : 1, u2c_shut : 1, connected : 1;
@@ -609,8 +647,13 @@ static size_t session_log_context(px_log_t *log, char *buf, size_t len)
     const struct sockaddr *sa = px_conn_local(s->c, &sl);
     if (sa)
         px_addr_to_text(sa, sl, 1, server, sizeof(server));
-    int n = s->up || s->picked
-                ? snprintf(buf, len, ", client: %s, server: %s, upstream: \"%s\"", client, server, s->addr.text)
+    int n = s->up || s->picked || s->connected
+                ? snprintf(buf, len,
+                           ", client: %s, server: %s, upstream: \"%s\", bytes from/to client:%llu/%llu, "
+                           "bytes from/to upstream:%llu/%llu",
+                           client, server, s->addr.text, (unsigned long long)s->bytes_received,
+                           (unsigned long long)s->bytes_sent, (unsigned long long)s->up_received,
+                           (unsigned long long)s->up_sent)
                 : snprintf(buf, len, ", client: %s, server: %s", client, server);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
@@ -647,6 +690,12 @@ static size_t var_text(session_t *s, int id, char *out, size_t cap)
         return px_addr_to_text((struct sockaddr *)&c->peer, c->peer_len, 0, out, cap);
     case V_REMOTE_PORT:
         return (size_t)snprintf(out, cap, "%u", port_of((struct sockaddr *)&c->peer));
+    case V_REALIP_ADDR:
+        return s->real_peer_len ? px_addr_to_text((struct sockaddr *)&s->real_peer, s->real_peer_len, 0, out, cap)
+                                : px_addr_to_text((struct sockaddr *)&c->peer, c->peer_len, 0, out, cap);
+    case V_REALIP_PORT:
+        return (size_t)snprintf(out, cap, "%u",
+                                port_of((struct sockaddr *)(s->real_peer_len ? &s->real_peer : &c->peer)));
     case V_SERVER_ADDR:
         sa = px_conn_local(c, &sl);
         return sa ? px_addr_to_text(sa, sl, 0, out, cap) : 0;
@@ -817,7 +866,9 @@ static void relay(session_t *s)
         shutdown(s->c->io.fd, SHUT_WR);
         s->u2c_shut = 1;
     }
-    if (s->c2u_shut && s->u2c_shut) {
+    if ((s->c2u_shut && s->u2c_shut) ||
+        (!s->srv->half_close && (s->c2u_shut || s->u2c_shut))) {
+        /* without proxy_half_close (nginx's default) either side's end ends the session */
         finalize(s, 200);
         return;
     }
@@ -855,15 +906,10 @@ static void session_timeout(px_timer_t *t)
 /* PX_OK, or PX_ERROR after logging (the caller ends the session) */
 static int send_header(session_t *s, int version)
 {
-    const struct sockaddr *src, *dst;
+    /* as nginx: the session's client (a received header's source only through realip) */
     socklen_t sl;
-    if (s->pp && !s->pp->local && (s->pp->family == AF_INET || s->pp->family == AF_INET6)) {
-        src = (const struct sockaddr *)&s->pp->src;
-        dst = (const struct sockaddr *)&s->pp->dst;
-    } else {
-        src = (const struct sockaddr *)&s->c->peer;
-        dst = px_conn_local(s->c, &sl);
-    }
+    const struct sockaddr *src = (const struct sockaddr *)&s->c->peer;
+    const struct sockaddr *dst = px_conn_local(s->c, &sl);
     unsigned char buf[512];
     size_t n = version == 2 ? px_pp_write_v2(buf, sizeof(buf), src, dst, NULL, 0, NULL, 0)
                                        : px_pp_write_v1(buf, sizeof(buf), src, dst);
@@ -918,6 +964,7 @@ static void close_upstream(session_t *s, ups_outcome_t outcome)
 /* A failed connect: the next peer if proxy_next_upstream and its limits allow. */
 static void connect_failed(session_t *s, int err, const char *what)
 {
+    append(s->up_connect, sizeof(s->up_connect), &s->up_connect_len, "-");
     px_log_error(PX_LOG_ERR, &s->c->log, err, "%s", what);
     close_upstream(s, UPS_FAILED);
     s->tries--;
@@ -1051,6 +1098,19 @@ static void pp_read(px_conn_t *c)
     }
     s->pp = h;
     px_timer_del(&c->read_timer);
+    px_array_t *from = s->srv->realip_from;
+    if (from && !h->local && (h->family == AF_INET || h->family == AF_INET6)) {
+        const px_cidr_t *cidr = from->elts;
+        for (size_t i = 0; i < from->nelts; i++) {
+            if (px_cidr_match(&cidr[i], (struct sockaddr *)&c->peer)) {
+                s->real_peer = c->peer;
+                s->real_peer_len = c->peer_len;
+                memcpy(&c->peer, &h->src, sizeof(c->peer));
+                c->peer_len = h->src_len;
+                break;
+            }
+        }
+    }
     start_proxy(s);
 }
 

@@ -443,6 +443,40 @@ const px_pp_tlv_t *px_pp_tlv(const px_pp_header_t *h, unsigned type)
     return NULL;
 }
 
+size_t px_pp_error_message(const unsigned char *buf, size_t n, const char *err, char *out, size_t outlen)
+{
+    static const unsigned char sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+    int len;
+    if (outlen == 0)
+        return 0;
+    if (n >= sizeof(sig) && memcmp(buf, sig, sizeof(sig)) == 0) {
+        if (err == NULL || strcmp(err, "header too long") == 0)
+            len = snprintf(out, outlen, "header is too large");
+        else if (strcmp(err, "unsupported version") == 0)
+            len = snprintf(out, outlen, "unknown PROXY protocol version: %u", (unsigned)(buf[12] >> 4));
+        else
+            len = snprintf(out, outlen, "%s", err);
+    } else {
+        char shown[PX_PP_V1_MAX_HEADER * 4 + 1];
+        size_t k = 0;
+        int binary = n > 0 && buf[0] == '\r';
+        for (size_t i = 0; i < n && i < PX_PP_V1_MAX_HEADER; i++) {
+            unsigned char ch = buf[i];
+            if (!binary && (ch == '\r' || ch == '\n'))
+                break;
+            if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+                shown[k++] = (char)ch;
+            else
+                k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02X", ch);
+        }
+        shown[k] = '\0';
+        len = snprintf(out, outlen, "broken header: \"%s\"", shown);
+    }
+    if (len < 0)
+        return 0;
+    return (size_t)len < outlen ? (size_t)len : outlen - 1;
+}
+
 int px_pp_tlv_type(px_str_t name)
 {
     static const struct {

@@ -71,6 +71,14 @@ typedef struct {
 int px_pp_parse(const unsigned char *buf, size_t len, px_pp_header_t *out, char *err,
                 size_t errlen);
 
+/* What nginx logs for a header that could not be read (err: px_pp_parse's reason, NULL when
+ * it was cut short): a text one is `broken header: "..."` with the bytes that came up to the
+ * end of the line (escaped as \xNN where not printable; a start like a v2 signature shown
+ * escaped as far as a v1 line could go); a binary one whose signature is whole says `header
+ * is too large` or `unknown PROXY protocol version: N`, else the codec's reason. Returns the
+ * length written to out (NUL-terminated). */
+size_t px_pp_error_message(const unsigned char *buf, size_t n, const char *err, char *out, size_t outlen);
+
 /* The first TLV of that type, sub-TLVs of SSL included; NULL when absent. */
 const px_pp_tlv_t *px_pp_tlv(const px_pp_header_t *h, unsigned type);
 

@@ -48,43 +48,11 @@ static void pp_done(http_conn_t *hc)
         http_conn_begin(hc);
 }
 
-/* nginx shows what came: a text line up to its end; bytes that start like a v2 signature
- * (with a CR) escaped, as far as a v1 line could go */
-static void log_broken(http_conn_t *hc, const unsigned char *buf, size_t n)
-{
-    char shown[PX_PP_V1_MAX_HEADER * 4 + 1];
-    size_t k = 0;
-    int binary = n > 0 && buf[0] == '\r';
-    for (size_t i = 0; i < n && i < PX_PP_V1_MAX_HEADER; i++) {
-        unsigned char ch = buf[i];
-        if (!binary && (ch == '\r' || ch == '\n'))
-            break;
-        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
-            shown[k++] = (char)ch;
-        else
-            k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02X", ch);
-    }
-    shown[k] = '\0';
-    px_log_error(PX_LOG_ERR, &hc->c->log, 0, "broken header: \"%s\"", shown);
-}
-
-static const unsigned char v2_signature[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                               0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-
-/* What nginx says of a header that could not be read: a text one is "broken"; a binary one
- * (its signature whole) names the version or the size, or what the codec found. */
 static void log_bad(http_conn_t *hc, const unsigned char *buf, size_t n, const char *err)
 {
-    if (n < sizeof(v2_signature) || memcmp(buf, v2_signature, sizeof(v2_signature)) != 0) {
-        log_broken(hc, buf, n);
-        return;
-    }
-    if (err == NULL || strcmp(err, "header too long") == 0)
-        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "header is too large");
-    else if (strcmp(err, "unsupported version") == 0)
-        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "unknown PROXY protocol version: %u", (unsigned)(buf[12] >> 4));
-    else
-        px_log_error(PX_LOG_ERR, &hc->c->log, 0, "%s", err);
+    char msg[PX_PP_V1_MAX_HEADER * 4 + 64];
+    px_pp_error_message(buf, n, err, msg, sizeof(msg));
+    px_log_error(PX_LOG_ERR, &hc->c->log, 0, "%s", msg);
 }
 
 static void pp_read(px_conn_t *c)

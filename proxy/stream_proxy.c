@@ -109,7 +109,8 @@ typedef struct {
 
 typedef struct stream_srv {
     const char *file;
-    unsigned line;
+    unsigned line, end_line;
+    int listens;
     px_str_t pass; /* proxy_pass as written */
     const char *pass_file;
     unsigned pass_line;
@@ -119,8 +120,7 @@ typedef struct stream_srv {
     int next_upstream, next_upstream_tries, pp_send, pp_version, half_close;
     size_t buffer_size;
     px_array_t *realip_from; /* set_real_ip_from: px_cidr_t; NULL: none at this level */
-    stream_log_t *log; /* NULL: access_log off */
-    int log_set;
+    px_array_t *logs; /* stream_log_t*; empty: access_log off; NULL: not set here */
 } stream_srv_t;
 
 typedef struct {
@@ -237,7 +237,7 @@ static const char *set_pp_version(conf_ctx_t *cf, const conf_node_t *n, const co
     (void)conf;
     stream_srv_t *s = level(cf);
     if (s->pp_version != CONF_UNSET)
-        return "is duplicate";
+        return "\"proxy_protocol_version\" directive is duplicate";
     px_str_t v = n->args[0].value;
     if (!px_str_eq_lit(v, "1") && !px_str_eq_lit(v, "2"))
         return px_psprintf(cf->pool, "invalid value \"%s\" in \"%s\" directive, it must be \"1\" or \"2\"", v.data,
@@ -283,14 +283,15 @@ static const char *set_access_log(conf_ctx_t *cf, const conf_node_t *n, const co
     (void)conf;
     stream_main_t *m = main_of(cf);
     stream_srv_t *s = level(cf);
-    if (s->log_set)
-        return "is duplicate";
-    s->log_set = 1;
+    if (s->logs == NULL) {
+        s->logs = px_palloc(cf->pool, sizeof(px_array_t));
+        if (s->logs == NULL || px_array_init(s->logs, cf->pool, 2, sizeof(stream_log_t *)) != PX_OK)
+            return CONF_ERROR;
+    }
     if (px_str_eq_lit(n->args[0].value, "off")) {
         if (n->nargs > 1)
             return px_psprintf(cf->pool, "invalid parameter \"%s\"", n->args[1].value.data);
-        s->log = NULL;
-        return NULL;
+        return NULL; /* none at this level: an empty list */
     }
     if (n->nargs < 2)
         return "log format is not specified"; /* stream has no predefined format */
@@ -311,7 +312,10 @@ static const char *set_access_log(conf_ctx_t *cf, const conf_node_t *n, const co
     log->fmt = &found->fmt;
     log->fd = -1;
     *slot = log;
-    s->log = log;
+    stream_log_t **mine = px_array_push(s->logs);
+    if (mine == NULL)
+        return CONF_ERROR;
+    *mine = log;
     return NULL;
 }
 
@@ -353,6 +357,7 @@ static const char *set_listen(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         return px_pstrdup(cf->pool, err, strlen(err));
     }
     stream_listen_t opts = {s, 0};
+    s->listens++;
     int backlog = -1, reuseport = 0;
     const char *rv = NULL;
     for (size_t i = 1; rv == NULL && i < n->nargs; i++) {
@@ -363,14 +368,14 @@ static const char *set_listen(conf_ctx_t *cf, const conf_node_t *n, const conf_d
             reuseport = 1;
         else if (px_str_eq_lit(a, "bind"))
             continue; /* every stream listen has a socket of its own */
-        else if (a.len > 8 && memcmp(a.data, "backlog=", 8) == 0)
+        else if (a.len >= 8 && memcmp(a.data, "backlog=", 8) == 0) {
             backlog = (int)conf_parse_number(px_str_make(a.data + 8, a.len - 8));
-        else if (px_str_eq_lit(a, "ssl") || px_str_eq_lit(a, "udp"))
+            if (backlog == 0 || backlog < -1 || (backlog == -1 && a.len > 8) || a.len == 8)
+                rv = px_psprintf(cf->pool, "invalid backlog \"%s\"", a.data);
+        } else if (px_str_eq_lit(a, "ssl") || px_str_eq_lit(a, "udp"))
             rv = px_psprintf(cf->pool, "the \"%s\" parameter of \"listen\" is not supported yet", a.data);
         else
-            rv = px_psprintf(cf->pool, "invalid parameter \"%s\"", a.data);
-        if (backlog == 0 || backlog < -1)
-            rv = px_psprintf(cf->pool, "invalid backlog \"%s\"", a.data + 8);
+            rv = px_psprintf(cf->pool, "the invalid \"%s\" parameter", a.data);
     }
     for (size_t i = 0; rv == NULL && i < u.naddrs; i++) {
         px_addr_t *a = &u.addrs[i];
@@ -405,7 +410,7 @@ static const char *set_proxy_pass(conf_ctx_t *cf, const conf_node_t *n, const co
     (void)conf;
     stream_srv_t *s = cf->block_data;
     if (s->pass.data)
-        return "is duplicate";
+        return "\"proxy_pass\" directive is duplicate";
     s->pass = n->args[0].value;
     s->pass_file = n->file;
     s->pass_line = n->line;
@@ -425,15 +430,24 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     srv_unset(s);
     s->file = n->file;
     s->line = n->line;
+    s->end_line = n->end_line;
     void *saved = cf->block_data;
     cf->block_data = s;
     int rc = conf_apply_block(cf, n, CONF_STREAM_SRV);
     cf->block_data = saved;
-    return rc == PX_OK ? NULL : CONF_ERROR;
+    if (rc != PX_OK)
+        return CONF_ERROR;
+    /* as nginx, at the server's closing brace */
+    const char *why = s->pass.data == NULL ? "no handler for server" : s->listens == 0 ? "no \"listen\" is defined for server" : NULL;
+    if (why) {
+        px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", why, n->file, n->end_line);
+        return CONF_ERROR;
+    }
+    return NULL;
 }
 
 /* proxy_pass: an upstream{} of the stream block, else an address (implicit group) */
-static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s)
+static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s, unsigned end_line)
 {
     ups_group_conf_t *g = ups_group_find(cf, s->pass);
     if (g == NULL) {
@@ -441,13 +455,13 @@ static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s)
         char err[256];
         if (px_addr_parse_upstream(&u, s->pass, 0, 0, err, sizeof(err)) != PX_OK) {
             px_url_free(&u);
-            px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", err, s->pass_file, s->pass_line);
+            px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", err, s->pass_file, end_line);
             return CONF_ERROR;
         }
         if (u.no_port && u.family != AF_UNIX) {
             px_url_free(&u);
             px_log_error(PX_LOG_EMERG, NULL, 0, "no port in upstream \"%s\" in %s:%u", s->pass.data, s->pass_file,
-                         s->pass_line);
+                         end_line);
             return CONF_ERROR;
         }
         px_addr_t *addrs = px_palloc(cf->cycle->pool, u.naddrs * sizeof(px_addr_t));
@@ -478,8 +492,21 @@ static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s)
     return NULL;
 }
 
-static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m)
+static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m, const char *file, unsigned end_line)
 {
+    /* nginx checks the upstreams' addresses at the end of the block */
+    px_array_t *all = ups_groups(cf);
+    ups_group_conf_t **gs = all->elts;
+    for (size_t i = 0; i < all->nelts; i++) {
+        ups_server_conf_t *sv = gs[i]->servers.elts;
+        for (size_t k = 0; k < gs[i]->servers.nelts; k++) {
+            if (sv[k].no_port) {
+                px_log_error(PX_LOG_EMERG, NULL, 0, "no port in upstream \"%s\" in %s:%u", sv[k].server.data, file,
+                             end_line);
+                return CONF_ERROR;
+            }
+        }
+    }
     stream_srv_t *top = &m->defaults;
     stream_srv_t **srv = m->servers.elts;
     for (size_t i = 0; i < m->servers.nelts; i++) {
@@ -501,12 +528,10 @@ static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m)
 #undef MERGE_INT
         if (s->buffer_size == CONF_UNSET_SIZE)
             s->buffer_size = top->buffer_size != CONF_UNSET_SIZE ? top->buffer_size : 16384;
-        if (!s->log_set) {
-            s->log = top->log;
-            s->log_set = top->log_set;
-        }
+        if (s->logs == NULL)
+            s->logs = top->logs;
         if (s->pass.data) {
-            const char *rv = bind_pass(cf, s);
+            const char *rv = bind_pass(cf, s, end_line);
             if (rv)
                 return rv;
         }
@@ -526,7 +551,7 @@ static const char *set_stream(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     (void)d;
     stream_main_t *m = conf;
     if (m->seen)
-        return "is duplicate";
+        return "\"stream\" directive is duplicate";
     m->seen = 1;
     void *saved = cf->block_data;
     cf->block_data = NULL;
@@ -536,7 +561,7 @@ static const char *set_stream(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         return CONF_ERROR;
     unsigned type = cf->type;
     cf->type = CONF_STREAM;
-    const char *rv = finish_stream(cf, m);
+    const char *rv = finish_stream(cf, m, n->file, n->end_line);
     cf->type = type;
     return rv;
 }
@@ -626,7 +651,8 @@ typedef struct {
     socklen_t real_peer_len;
     char *c2u, *u2c; /* the two directions' buffers */
     size_t c2u_pos, c2u_len, u2c_pos, u2c_len;
-    unsigned client_eof : 1, upstream_eof : 1, c2u_shut : 1, u2c_shut : 1, connected : 1;
+    unsigned client_eof : 1, upstream_eof : 1, c2u_shut : 1, u2c_shut : 1, connected : 1, named : 1;
+    const char *ended_by; /* "client" or "upstream": whose end of data ended the session */
     uint64_t bytes_received, bytes_sent, up_sent, up_received;
     px_msec_t start, try_start, first_try;
     int status;
@@ -647,7 +673,7 @@ static size_t session_log_context(px_log_t *log, char *buf, size_t len)
     const struct sockaddr *sa = px_conn_local(s->c, &sl);
     if (sa)
         px_addr_to_text(sa, sl, 1, server, sizeof(server));
-    int n = s->up || s->picked || s->connected
+    int n = s->up || s->picked || s->connected || s->named
                 ? snprintf(buf, len,
                            ", client: %s, server: %s, upstream: \"%s\", bytes from/to client:%llu/%llu, "
                            "bytes from/to upstream:%llu/%llu",
@@ -656,6 +682,17 @@ static size_t session_log_context(px_log_t *log, char *buf, size_t len)
                            (unsigned long long)s->up_sent)
                 : snprintf(buf, len, ", client: %s, server: %s", client, server);
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* nginx's session lines (connected, disconnected) stand alone: no action, no context */
+static void log_bare(session_t *s, const char *fmt, const char *a, const char *b)
+{
+    px_log_t bare = s->c->log;
+    px_log_t *log = &bare;
+    bare.handler = NULL;
+    bare.data = NULL;
+    bare.action = NULL;
+    px_log_error(PX_LOG_INFO, log, 0, fmt, a, b);
 }
 
 static void append(char *buf, size_t cap, size_t *len, const char *text)
@@ -714,13 +751,15 @@ static size_t var_text(session_t *s, int id, char *out, size_t cap)
                                 (unsigned long long)(t % 1000));
     }
     case V_UPSTREAM_ADDR:
-        return (size_t)snprintf(out, cap, "%s", s->up_addrs_len ? s->up_addrs : "-");
+        return (size_t)snprintf(out, cap, "%s", s->up_addrs_len ? s->up_addrs : "");
     case V_UPSTREAM_BYTES_SENT:
-        return (size_t)snprintf(out, cap, "%llu", (unsigned long long)s->up_sent);
     case V_UPSTREAM_BYTES_RECEIVED:
-        return (size_t)snprintf(out, cap, "%llu", (unsigned long long)s->up_received);
+        if (s->up_addrs_len == 0) /* no upstream was tried: no value */
+            return 0;
+        return (size_t)snprintf(out, cap, "%llu",
+                                (unsigned long long)(id == V_UPSTREAM_BYTES_SENT ? s->up_sent : s->up_received));
     case V_UPSTREAM_CONNECT_TIME:
-        return (size_t)snprintf(out, cap, "%s", s->up_connect_len ? s->up_connect : "-");
+        return (size_t)snprintf(out, cap, "%s", s->up_connect_len ? s->up_connect : "");
     case V_STATUS:
         return (size_t)snprintf(out, cap, "%03d", s->status);
     case V_TIME_LOCAL:
@@ -752,7 +791,8 @@ static size_t var_text(session_t *s, int id, char *out, size_t cap)
 }
 
 /* a format's value for the session: for log lines and hash keys */
-static size_t eval(session_t *s, const stream_fmt_t *f, char *out, size_t cap)
+/* dashes: an empty variable is written as "-", as nginx's access log does */
+static size_t eval(session_t *s, const stream_fmt_t *f, char *out, size_t cap, int dashes)
 {
     size_t len = 0;
     for (size_t i = 0; i < f->nparts && len < cap; i++) {
@@ -763,6 +803,8 @@ static size_t eval(session_t *s, const stream_fmt_t *f, char *out, size_t cap)
             len += n;
         } else {
             size_t n = var_text(s, p->var, out + len, cap - len);
+            if (n == 0 && dashes && len < cap)
+                out[n++ + len] = '-';
             len += n < cap - len ? n : cap - len;
         }
     }
@@ -771,14 +813,17 @@ static size_t eval(session_t *s, const stream_fmt_t *f, char *out, size_t cap)
 
 static void log_session(session_t *s)
 {
-    stream_log_t *log = s->srv->log;
-    if (log == NULL || log->fd < 0)
-        return;
-    char line[4096];
-    size_t n = eval(s, log->fmt, line, sizeof(line) - 1);
-    line[n++] = '\n';
-    if (write(log->fd, line, n) < 0)
-        px_log_error(PX_LOG_ALERT, &s->c->log, errno, "write() to \"%s\" failed", log->path);
+    px_array_t *logs = s->srv->logs;
+    stream_log_t **l = logs ? logs->elts : NULL;
+    for (size_t i = 0; l && i < logs->nelts; i++) {
+        if (l[i]->fd < 0)
+            continue;
+        char line[4096];
+        size_t n = eval(s, l[i]->fmt, line, sizeof(line) - 1, 1);
+        line[n++] = '\n';
+        if (write(l[i]->fd, line, n) < 0)
+            px_log_error(PX_LOG_ALERT, &s->c->log, errno, "write() to \"%s\" failed", l[i]->path);
+    }
 }
 
 /* ---- the relay ---- */
@@ -806,9 +851,15 @@ static int pump(session_t *s, px_conn_t *from, px_conn_t *to, char *buf, size_t 
                 moved = 1;
             } else if (n == 0 || n == PX_ERROR) {
                 eof = 1;
-                if (n == PX_ERROR)
-                    px_log_error(PX_LOG_INFO, &s->c->log, errno, "recv() failed while proxying %s",
-                                 from_client ? "connection" : "and reading from upstream");
+                if (n == PX_ERROR) {
+                    /* nginx: a client's reset is info, an upstream's an error */
+                    s->c->log.action = from_client ? "while proxying and reading from client"
+                                                   : "while proxying and reading from upstream";
+                    px_log_error(from_client ? PX_LOG_INFO : PX_LOG_ERR, &s->c->log, errno, "recv() failed");
+                    s->c->log.action = "while proxying connection";
+                } else if (!s->srv->half_close) {
+                    s->ended_by = from_client ? "client" : "upstream";
+                }
             }
         }
         if (*pos < *len && to->writable) {
@@ -825,8 +876,10 @@ static int pump(session_t *s, px_conn_t *from, px_conn_t *to, char *buf, size_t 
                 continue;
             }
             if (n == PX_ERROR) {
-                px_log_error(PX_LOG_INFO, &s->c->log, errno, "send() failed while proxying %s",
-                             from_client ? "and sending to upstream" : "connection");
+                s->c->log.action = from_client ? "while proxying and sending to upstream"
+                                               : "while proxying and sending to client";
+                px_log_error(from_client ? PX_LOG_ERR : PX_LOG_INFO, &s->c->log, errno, "send() failed");
+                s->c->log.action = "while proxying connection";
                 eof = 1;
                 *pos = *len = 0;
                 if (from_client)
@@ -869,6 +922,13 @@ static void relay(session_t *s)
     if ((s->c2u_shut && s->u2c_shut) ||
         (!s->srv->half_close && (s->c2u_shut || s->u2c_shut))) {
         /* without proxy_half_close (nginx's default) either side's end ends the session */
+        if (s->ended_by || s->srv->half_close) {
+            char counts[160];
+            snprintf(counts, sizeof(counts), "bytes from/to client:%llu/%llu, bytes from/to upstream:%llu/%llu",
+                     (unsigned long long)s->bytes_received, (unsigned long long)s->bytes_sent,
+                     (unsigned long long)s->up_received, (unsigned long long)s->up_sent);
+            log_bare(s, "%s disconnected, %s", s->ended_by ? s->ended_by : "upstream", counts);
+        }
         finalize(s, 200);
         return;
     }
@@ -930,6 +990,12 @@ static void connected(session_t *s)
     append(s->up_connect, sizeof(s->up_connect), &s->up_connect_len, t);
     px_timer_del(&s->up->write_timer);
     s->connected = 1;
+    socklen_t ll;
+    const struct sockaddr *local = px_conn_local(s->up, &ll);
+    char ltext[PX_ADDR_TEXT_SIZE] = "";
+    if (local)
+        px_addr_to_text(local, ll, 1, ltext, sizeof(ltext));
+    log_bare(s, "proxy %s connected to %s", ltext, s->addr.text);
     s->c2u = px_palloc(s->pool, s->srv->buffer_size);
     s->u2c = px_palloc(s->pool, s->srv->buffer_size);
     if (s->c2u == NULL || s->u2c == NULL) {
@@ -999,8 +1065,12 @@ static void connect_timeout(px_timer_t *t)
 static void connect_next(session_t *s)
 {
     if (ups_upstream_pick(s->srv->ups, &s->uctx, &s->peer) != UPS_PICK_OK) {
+        /* the log line and $upstream_addr name the group */
+        snprintf(s->addr.text, sizeof(s->addr.text), "%.*s", (int)s->srv->ups->conf->name.len,
+                 s->srv->ups->conf->name.data);
+        s->named = 1;
         px_log_error(PX_LOG_ERR, &s->c->log, 0, "no live upstreams");
-        append(s->up_addrs, sizeof(s->up_addrs), &s->up_addrs_len, s->srv->ups->conf->name.data);
+        append(s->up_addrs, sizeof(s->up_addrs), &s->up_addrs_len, s->addr.text);
         finalize(s, 502);
         return;
     }
@@ -1037,7 +1107,7 @@ static void start_proxy(session_t *s)
         return;
     }
     char key[1024];
-    size_t key_len = s->srv->hash_key ? eval(s, s->srv->hash_key, key, sizeof(key)) : 0;
+    size_t key_len = s->srv->hash_key ? eval(s, s->srv->hash_key, key, sizeof(key), 0) : 0;
     char *k = key_len ? px_pstrdup(s->pool, key, key_len) : NULL;
     ups_ctx_init(&s->uctx, s->srv->ups->group, k, key_len);
     size_t tries = ups_group_tries(s->srv->ups->group);
@@ -1083,7 +1153,9 @@ static void pp_read(px_conn_t *c)
         return;
     }
     if (len <= 0) {
-        px_log_error(PX_LOG_ERR, &c->log, 0, "broken header: %s", len == PX_AGAIN ? "header is too large" : err);
+        char msg[PX_PP_V1_MAX_HEADER * 4 + 64];
+        px_pp_error_message(buf, (size_t)n, len == PX_AGAIN ? NULL : err, msg, sizeof(msg));
+        px_log_error(PX_LOG_ERR, &c->log, 0, "%s", msg);
         finalize(s, 400);
         return;
     }
@@ -1148,6 +1220,13 @@ static void stream_init_connection(px_conn_t *c)
     s->srv = l->srv;
     s->start = px_current_msec;
     c->data = s;
+    char client[PX_ADDR_TEXT_SIZE], server[PX_ADDR_TEXT_SIZE] = "";
+    px_addr_to_text((struct sockaddr *)&c->peer, c->peer_len, 1, client, sizeof(client));
+    socklen_t sl;
+    const struct sockaddr *local = px_conn_local(c, &sl);
+    if (local)
+        px_addr_to_text(local, sl, 1, server, sizeof(server));
+    px_log_error(PX_LOG_INFO, &c->log, 0, "client %s connected to %s", client, server);
     c->log.handler = session_log_context;
     c->log.data = s;
     c->read_timer.handler = session_timeout;

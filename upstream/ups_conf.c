@@ -142,6 +142,7 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     }
     s->server = addr;
     s->naddrs = u.naddrs;
+    s->no_port = u.no_port && u.family != AF_UNIX;
     s->addrs = px_palloc(cf->pool, u.naddrs * sizeof(px_addr_t));
     if (s->addrs == NULL) {
         px_url_free(&u);

@@ -20,6 +20,7 @@ typedef struct {
     unsigned backup : 1;
     unsigned down : 1;
     unsigned send_proxy : 2; /* HAProxy's send-proxy (1) / send-proxy-v2 (2): PROXY protocol */
+    unsigned no_port : 1;    /* written without one: stream{} reports it (http takes 80) */
     const char *file;
     unsigned line;
 } ups_server_conf_t;

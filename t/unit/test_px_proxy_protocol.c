@@ -894,6 +894,38 @@ START_TEST(test_write_v2_refuses_impossible_headers)
 }
 END_TEST
 
+
+static void ck_message(const char *bytes, size_t n, const char *err, const char *want)
+{
+    char out[600];
+    size_t len = px_pp_error_message((const unsigned char *)bytes, n, err, out, sizeof(out));
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(len, strlen(want));
+}
+
+START_TEST(test_error_message_is_nginxs)
+{
+    /* a text line: up to its end, unprintable bytes escaped */
+    ck_message("GET / HTTP/1.0\r\n\r\n", 18, "broken header", "broken header: \"GET / HTTP/1.0\"");
+    ck_message("PROXY TCP4 1.2.3.4", 18, NULL, "broken header: \"PROXY TCP4 1.2.3.4\"");
+    ck_message("PROXY \"x\\\x01\r\n", 13, "broken header", "broken header: \"PROXY \\x22x\\x5C\\x01\"");
+    /* the start of a v2 signature: escaped as far as a v1 line could go */
+    ck_message("\r\n\r\n\0\r\nQUITX", 12, "broken header", "broken header: \"\\x0D\\x0A\\x0D\\x0A\\x00\\x0D\\x0AQUITX\"");
+    /* a whole v2 signature */
+    static const char v2[16] = "\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c";
+    ck_message(v2, 16, "unsupported version", "unknown PROXY protocol version: 3");
+    ck_message(v2, 16, NULL, "header is too large");
+    ck_message(v2, 16, "header too long", "header is too large");
+    ck_message(v2, 16, "address block too short", "address block too short");
+    /* nothing came */
+    ck_message("", 0, "broken header", "broken header: \"\"");
+    /* the output is cut to its buffer */
+    char small[8];
+    ck_assert_uint_eq(px_pp_error_message((const unsigned char *)"GET /", 5, "x", small, sizeof(small)), 7);
+    ck_assert_str_eq(small, "broken ");
+}
+END_TEST
+
 static Suite *pp_suite(void)
 {
     Suite *s = suite_create("px_proxy_protocol");
@@ -957,6 +989,7 @@ static Suite *pp_suite(void)
     tcase_add_test(w, test_write_v2_plain_inet_is_the_expected_bytes);
     tcase_add_test(w, test_write_v2_local_and_mixed_families);
     tcase_add_test(w, test_write_v2_refuses_impossible_headers);
+    tcase_add_test(w, test_error_message_is_nginxs);
     suite_add_tcase(s, w);
     return s;
 }

@@ -109,7 +109,7 @@ typedef struct {
 
 typedef struct stream_srv {
     const char *file;
-    unsigned line, end_line;
+    unsigned line;
     int listens;
     px_str_t pass; /* proxy_pass as written */
     const char *pass_file;
@@ -430,38 +430,41 @@ static const char *set_server(conf_ctx_t *cf, const conf_node_t *n, const conf_d
     srv_unset(s);
     s->file = n->file;
     s->line = n->line;
-    s->end_line = n->end_line;
     void *saved = cf->block_data;
     cf->block_data = s;
     int rc = conf_apply_block(cf, n, CONF_STREAM_SRV);
     cf->block_data = saved;
     if (rc != PX_OK)
         return CONF_ERROR;
-    /* as nginx, at the server's closing brace */
+    /* as nginx, naming the server's line */
     const char *why = s->pass.data == NULL ? "no handler for server" : s->listens == 0 ? "no \"listen\" is defined for server" : NULL;
     if (why) {
-        px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", why, n->file, n->end_line);
+        px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", why, n->file, n->line);
         return CONF_ERROR;
     }
     return NULL;
 }
 
 /* proxy_pass: an upstream{} of the stream block, else an address (implicit group) */
-static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s, unsigned end_line)
+static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s)
 {
     ups_group_conf_t *g = ups_group_find(cf, s->pass);
     if (g == NULL) {
+        /* nginx asks for the port before it looks the name up */
         px_url_t u;
         char err[256];
-        if (px_addr_parse_upstream(&u, s->pass, 0, 0, err, sizeof(err)) != PX_OK) {
-            px_url_free(&u);
-            px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", err, s->pass_file, end_line);
-            return CONF_ERROR;
-        }
-        if (u.no_port && u.family != AF_UNIX) {
+        int rc = px_addr_parse_upstream(&u, s->pass, 0, PX_URL_NO_RESOLVE, err, sizeof(err));
+        if (rc == PX_OK && u.no_port && u.family != AF_UNIX) {
             px_url_free(&u);
             px_log_error(PX_LOG_EMERG, NULL, 0, "no port in upstream \"%s\" in %s:%u", s->pass.data, s->pass_file,
-                         end_line);
+                         s->pass_line);
+            return CONF_ERROR;
+        }
+        if (rc == PX_OK && u.family == AF_UNSPEC)
+            rc = px_addr_resolve_upstream(&u, err, sizeof(err));
+        if (rc != PX_OK) {
+            px_url_free(&u);
+            px_log_error(PX_LOG_EMERG, NULL, 0, "%s in %s:%u", err, s->pass_file, s->pass_line);
             return CONF_ERROR;
         }
         px_addr_t *addrs = px_palloc(cf->cycle->pool, u.naddrs * sizeof(px_addr_t));
@@ -492,7 +495,7 @@ static const char *bind_pass(conf_ctx_t *cf, stream_srv_t *s, unsigned end_line)
     return NULL;
 }
 
-static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m, const char *file, unsigned end_line)
+static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m)
 {
     /* nginx checks the upstreams' addresses at the end of the block */
     px_array_t *all = ups_groups(cf);
@@ -501,8 +504,8 @@ static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m, const char *f
         ups_server_conf_t *sv = gs[i]->servers.elts;
         for (size_t k = 0; k < gs[i]->servers.nelts; k++) {
             if (sv[k].no_port) {
-                px_log_error(PX_LOG_EMERG, NULL, 0, "no port in upstream \"%s\" in %s:%u", sv[k].server.data, file,
-                             end_line);
+                px_log_error(PX_LOG_EMERG, NULL, 0, "no port in upstream \"%s\" in %s:%u", sv[k].server.data,
+                             sv[k].file, sv[k].line);
                 return CONF_ERROR;
             }
         }
@@ -531,7 +534,7 @@ static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m, const char *f
         if (s->logs == NULL)
             s->logs = top->logs;
         if (s->pass.data) {
-            const char *rv = bind_pass(cf, s, end_line);
+            const char *rv = bind_pass(cf, s);
             if (rv)
                 return rv;
         }
@@ -561,7 +564,7 @@ static const char *set_stream(conf_ctx_t *cf, const conf_node_t *n, const conf_d
         return CONF_ERROR;
     unsigned type = cf->type;
     cf->type = CONF_STREAM;
-    const char *rv = finish_stream(cf, m, n->file, n->end_line);
+    const char *rv = finish_stream(cf, m);
     cf->type = type;
     return rv;
 }
@@ -958,7 +961,7 @@ static void session_timeout(px_timer_t *t)
     session_t *s = c->data;
     c->timedout = 1;
     px_log_error(PX_LOG_INFO, &c->log, ETIMEDOUT, "%s timed out", s->connected ? "connection" : "client");
-    finalize(s, s->connected ? 200 : 400);
+    finalize(s, 200); /* nginx's status for a session that timed out, header or not */
 }
 
 /* ---- connecting ---- */

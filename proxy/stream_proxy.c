@@ -120,6 +120,7 @@ typedef struct stream_srv {
     int next_upstream, next_upstream_tries, pp_send, pp_version, half_close;
     size_t buffer_size;
     px_array_t *realip_from; /* set_real_ip_from: px_cidr_t; NULL: none at this level */
+    px_array_t *access;      /* allow / deny: access_rule_t in order; NULL: none at this level */
     px_array_t *logs; /* stream_log_t*; empty: access_log off; NULL: not set here */
 } stream_srv_t;
 
@@ -127,6 +128,11 @@ typedef struct {
     stream_srv_t *srv;
     unsigned proxy_protocol : 1;
 } stream_listen_t;
+
+typedef struct {
+    px_cidr_t cidr;
+    int deny;
+} access_rule_t;
 
 typedef struct {
     int seen;
@@ -345,6 +351,32 @@ static const char *set_real_ip_from(conf_ctx_t *cf, const conf_node_t *n, const 
     return NULL;
 }
 
+/* allow / deny (nginx's stream access module): the first rule matching the client decides */
+static const char *set_access(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
+{
+    (void)d;
+    (void)conf;
+    stream_srv_t *s = level(cf);
+    access_rule_t rule;
+    char msg[256];
+    int rc = px_cidr_parse(&rule.cidr, n->args[0].value, msg, sizeof(msg));
+    if (rc == PX_ERROR)
+        return px_psprintf(cf->pool, "invalid parameter \"%s\"", n->args[0].value.data);
+    if (rc == PX_DONE)
+        conf_log(cf, PX_LOG_WARN, 0, "%s", msg);
+    rule.deny = n->name.data[0] == 'd';
+    if (s->access == NULL) {
+        s->access = px_palloc(cf->pool, sizeof(px_array_t));
+        if (s->access == NULL || px_array_init(s->access, cf->pool, 4, sizeof(access_rule_t)) != PX_OK)
+            return CONF_ERROR;
+    }
+    access_rule_t *slot = px_array_push(s->access);
+    if (slot == NULL)
+        return CONF_ERROR;
+    *slot = rule;
+    return NULL;
+}
+
 static const char *set_listen(conf_ctx_t *cf, const conf_node_t *n, const conf_directive_t *d, void *conf)
 {
     (void)d;
@@ -527,6 +559,8 @@ static const char *finish_stream(conf_ctx_t *cf, stream_main_t *m)
         MERGE_INT(half_close, 0);
         if (s->realip_from == NULL)
             s->realip_from = top->realip_from;
+        if (s->access == NULL)
+            s->access = top->access;
 #undef MERGE_MSEC
 #undef MERGE_INT
         if (s->buffer_size == CONF_UNSET_SIZE)
@@ -627,6 +661,8 @@ static const conf_directive_t stream_directives[] = {
     {"proxy_protocol", STREAM_SRV, CONF_FLAG, set_flag, CONF_CORE_CONF, OFF(pp_send), NULL},
     {"proxy_protocol_version", STREAM_SRV, CONF_TAKE1, set_pp_version, CONF_CORE_CONF, 0, NULL},
     {"proxy_half_close", STREAM_SRV, CONF_FLAG, set_flag, CONF_CORE_CONF, OFF(half_close), NULL},
+    {"allow", STREAM_SRV, CONF_TAKE1, set_access, CONF_CORE_CONF, 0, NULL},
+    {"deny", STREAM_SRV, CONF_TAKE1, set_access, CONF_CORE_CONF, 0, NULL},
     {"set_real_ip_from", STREAM_SRV, CONF_TAKE1, set_real_ip_from, CONF_CORE_CONF, 0, NULL},
     {"proxy_protocol_timeout", STREAM_SRV, CONF_TAKE1, set_time, CONF_CORE_CONF, OFF(pp_timeout), NULL},
     {"access_log", STREAM_SRV, CONF_1MORE, set_access_log, CONF_CORE_CONF, 0, NULL},
@@ -1104,6 +1140,19 @@ static void connect_next(session_t *s)
 
 static void start_proxy(session_t *s)
 {
+    px_array_t *rules = s->srv->access;
+    const access_rule_t *r = rules ? rules->elts : NULL;
+    for (size_t i = 0; r && i < rules->nelts; i++) {
+        if (!px_cidr_match(&r[i].cidr, (struct sockaddr *)&s->c->peer))
+            continue;
+        if (r[i].deny) {
+            s->c->log.action = "while initializing session";
+            px_log_error(PX_LOG_ERR, &s->c->log, 0, "access forbidden by rule");
+            finalize(s, 403);
+            return;
+        }
+        break;
+    }
     if (s->srv->ups == NULL) {
         px_log_error(PX_LOG_ERR, &s->c->log, 0, "no handler for server in stream");
         finalize(s, 500);

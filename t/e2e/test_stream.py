@@ -1460,6 +1460,70 @@ class ProxyProtocolV2Test(StreamCase):
         self.assertEqual(data, V2_SIG + b"\x21\x11" + struct.pack("!H", 12) + body + b"data")
 
 
+# ---------------------------------------------------------------- allow / deny
+
+ACCESS_CONF = """
+stream {
+  log_format f '$remote_addr|$status';
+  deny 127.0.0.4;
+  allow all;
+  server { listen 127.0.0.1:%(inherit)d; proxy_pass %(echo)s; access_log TMP/inherit.log f; }
+  server {
+    listen 127.0.0.1:%(own)d;
+    proxy_pass %(echo)s;
+    access_log TMP/own.log f;
+    allow 127.0.0.2;
+    deny 127.0.0.0/24;
+    allow all;
+  }
+}
+"""
+
+
+@for_each_target
+class AccessTest(StreamCase):
+    """allow / deny: the first matching rule decides; a server with rules of its own does not
+    inherit the stream{} level's; a denied client is closed, logged, and its status is 403."""
+    CONF = ACCESS_CONF
+    PORTS = ("inherit", "own")
+    BACKENDS = {"echo": lambda: Backend(echo)}
+
+    def from_(self, port, source):
+        """What an echo through port gives a client at source: b"hi", or b"" when closed."""
+        with connect(port, source=source) as s:
+            try:
+                s.sendall(b"hi")
+                got = b""
+                while len(got) < 2:
+                    b = s.recv(2 - len(got))
+                    if not b:
+                        break
+                    got += b
+                return got
+            except (ConnectionResetError, BrokenPipeError):
+                return b""
+
+    def test_the_first_matching_rule_decides(self):
+        self.assertEqual(self.next_line("own", lambda: self.assertEqual(
+            self.from_(self.ports["own"], "127.0.0.3"), b"")), "127.0.0.3|403")
+        self.assertEqual(self.from_(self.ports["own"], "127.0.0.2"), b"hi")
+
+    def test_a_server_without_rules_takes_the_stream_levels(self):
+        self.assertEqual(self.next_line("inherit", lambda: self.assertEqual(
+            self.from_(self.ports["inherit"], "127.0.0.4"), b"")), "127.0.0.4|403")
+        self.assertEqual(self.from_(self.ports["inherit"], "127.0.0.3"), b"hi")
+
+    def test_rules_of_its_own_replace_the_stream_levels(self):
+        # 127.0.0.4 is denied at the stream{} level, but "own" has rules: deny 127.0.0.0/24
+        self.assertEqual(self.from_(self.ports["own"], "127.0.0.4"), b"")
+
+    def test_a_denied_client_is_logged(self):
+        off = self.error_log_offset()
+        self.from_(self.ports["own"], "127.0.0.5")
+        self.assert_logged(off, r"access forbidden by rule while initializing session, client: 127\.0\.0\.5, server: "
+                           r"127\.0\.0\.1:%d" % self.ports["own"], "error")
+
+
 # ---------------------------------------------------------------- memcached behind the proxy
 
 class Memcached:

@@ -568,3 +568,31 @@ class RecordingBackend:
                 os.unlink(self.unix_path)
             except OSError:
                 pass
+
+
+# ---------------------------------------------------------------- one class per binary
+
+def per_target(cls, targets, namespace, nginx_missing=None):
+    """Makes a TestCase cls_KIND for each KIND of targets ("proxyd", "nginx") in namespace (a
+    test module's globals()); returns None, so that the decorated base is not collected. On
+    proxyd the tests cls names in PROXYD_BUGS (test name: the bug) are expected failures; on
+    nginx those in NGINX_DIFFERS (test name: what nginx does) are skipped; the nginx class is
+    skipped when nginx is missing, or when nginx_missing() gives a reason."""
+    for kind in targets:
+        name = "%s_%s" % (cls.__name__, kind)
+        attrs = {"KIND": kind, "__module__": cls.__module__, "__qualname__": name}
+        marks = getattr(cls, "PROXYD_BUGS", {}) if kind == "proxyd" else getattr(cls, "NGINX_DIFFERS", {})
+        for test in marks:
+            # a wrapper: a mark changes the function it is given, and the other kind shares it
+            method = getattr(cls, test)
+            wrapped = lambda self, m=method: m(self)  # noqa: E731
+            attrs[test] = (unittest.expectedFailure(wrapped) if kind == "proxyd"
+                           else unittest.skip(marks[test])(wrapped))
+        sub = type(name, (cls,), attrs)
+        if kind == "nginx":
+            why = None if os.access(NGINX_BIN, os.X_OK) else "nginx is not installed"
+            why = why or (nginx_missing() if nginx_missing else None)
+            if why:
+                sub = unittest.skip(why)(sub)
+        namespace[name] = sub
+    return None

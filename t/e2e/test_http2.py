@@ -104,37 +104,14 @@ def wait_listening(kind, srv, ports, error):
                     kind, p, said, srv.read_error_log()))
 
 
-def target_attrs(cls, kind, name):
-    """The attributes of cls's subclass for kind: the methods a class names in PROXYD_BUGS
-    (test name: the bug) become expected failures on proxyd."""
-    attrs = {"KIND": kind, "__module__": cls.__module__, "__qualname__": name}
-    if kind == "proxyd":
-        for test in getattr(cls, "PROXYD_BUGS", {}):
-            # a wrapper: expectedFailure marks the function it is given, and nginx shares it
-            method = getattr(cls, test)
-            attrs[test] = unittest.expectedFailure(lambda self, m=method: m(self))
-    return attrs
-
-
 def for_each_target(cls):
-    """Class decorator: makes cls_proxyd and cls_nginx (as H2_E2E_TARGETS says) TestCases in
-    this module; the decorated name itself becomes None so unittest does not collect the base."""
-    for kind in TARGETS:
-        name = "%s_%s" % (cls.__name__, kind)
-        attrs = target_attrs(cls, kind, name)
-        sub = type(name, (cls,), attrs)
-        if kind == "nginx" and not os.access(proxyd_test.NGINX_BIN, os.X_OK):
-            sub = unittest.skip("nginx is not installed")(sub)
-        globals()[name] = sub
-    return None
+    """Class decorator: cls_proxyd and cls_nginx (as H2_E2E_TARGETS says)."""
+    return proxyd_test.per_target(cls, TARGETS, globals())
 
 
 def proxyd_only(cls):
     """Class decorator for current-nginx behaviours nginx 1.22 lacks: a proxyd class only."""
-    if "proxyd" in TARGETS:
-        name = cls.__name__ + "_proxyd"
-        globals()[name] = type(name, (cls,), target_attrs(cls, "proxyd", name))
-    return None
+    return proxyd_test.per_target(cls, [t for t in TARGETS if t == "proxyd"], globals())
 
 
 class TargetCase(unittest.TestCase):

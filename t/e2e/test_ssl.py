@@ -239,16 +239,8 @@ class ClassServer(TargetCase):
 
 
 def for_each_target(cls):
-    """Class decorator: makes cls_proxyd and cls_nginx (as SSL_E2E_TARGETS says) TestCases in
-    this module; the decorated name itself becomes None so unittest does not collect the base."""
-    for kind in TARGETS:
-        name = "%s_%s" % (cls.__name__, kind)
-        attrs = {"KIND": kind, "__module__": cls.__module__, "__qualname__": name}
-        sub = type(name, (cls,), attrs)
-        if kind == "nginx" and not os.access(proxyd_test.NGINX_BIN, os.X_OK):
-            sub = unittest.skip("nginx is not installed")(sub)
-        globals()[name] = sub
-    return None
+    """Class decorator: cls_proxyd and cls_nginx (as SSL_E2E_TARGETS says)."""
+    return proxyd_test.per_target(cls, TARGETS, globals())
 
 
 # ---------------------------------------------------------------- clients

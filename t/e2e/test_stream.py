@@ -378,36 +378,18 @@ def bound(host, port):
 
 # ---------------------------------------------------------------- test classes
 
-def target_attrs(cls, kind, name):
-    attrs = {"KIND": kind, "__module__": cls.__module__, "__qualname__": name}
-    if kind == "proxyd":
-        for test in getattr(cls, "PROXYD_BUGS", {}):
-            # a wrapper: expectedFailure marks the function it is given, and nginx shares it
-            method = getattr(cls, test)
-            attrs[test] = unittest.expectedFailure(
-                lambda self, m=method: (getattr(self, "check_started", lambda: None)(), m(self)))
-    return attrs
-
-
 def for_each_target(cls):
-    """Class decorator: makes cls_proxyd and cls_nginx (as STREAM_E2E_TARGETS says) TestCases
-    in this module; the decorated name becomes None so unittest does not collect the base."""
-    for kind in TARGETS:
-        name = "%s_%s" % (cls.__name__, kind)
-        sub = type(name, (cls,), target_attrs(cls, kind, name))
-        if kind == "nginx" and not (os.access(proxyd_test.NGINX_BIN, os.X_OK)
-                                    and os.path.exists(NGINX_STREAM_MODULE)):
-            sub = unittest.skip("nginx or its stream module (libnginx-mod-stream) is missing")(sub)
-        globals()[name] = sub
-    return None
+    """Class decorator: cls_proxyd and cls_nginx (as STREAM_E2E_TARGETS says); nginx needs its
+    stream module."""
+    return proxyd_test.per_target(
+        cls, TARGETS, globals(),
+        lambda: None if os.path.exists(NGINX_STREAM_MODULE)
+        else "nginx's stream module (libnginx-mod-stream) is missing")
 
 
 def proxyd_only(cls):
     """Class decorator for proxyd's own directives: a proxyd class only."""
-    if "proxyd" in TARGETS:
-        name = cls.__name__ + "_proxyd"
-        globals()[name] = type(name, (cls,), target_attrs(cls, "proxyd", name))
-    return None
+    return proxyd_test.per_target(cls, [t for t in TARGETS if t == "proxyd"], globals())
 
 
 class StreamCase(unittest.TestCase):

@@ -596,3 +596,21 @@ def per_target(cls, targets, namespace, nginx_missing=None):
                 sub = unittest.skip(why)(sub)
         namespace[name] = sub
     return None
+
+
+def read_to_eof(sock):
+    """Every byte until the peer closed (a reset counts as a close). AssertionError when the
+    connection stays open past the socket's timeout."""
+    chunks = []
+    while True:
+        try:
+            b = sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError("the server kept the connection open; read so far: %r"
+                                 % b"".join(chunks)[:300])
+        except ConnectionResetError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)

@@ -116,20 +116,7 @@ def exchange(port, data, host="127.0.0.1", source=None, shut_write=False):
         s.close()
 
 
-def read_to_eof(sock):
-    chunks = []
-    while True:
-        try:
-            b = sock.recv(65536)
-        except socket.timeout:
-            raise AssertionError("the server kept the connection open; read so far: %r"
-                                 % b"".join(chunks)[:300])
-        except ConnectionResetError:
-            break
-        if not b:
-            break
-        chunks.append(b)
-    return b"".join(chunks)
+read_to_eof = proxyd_test.read_to_eof
 
 
 def body_of(data):

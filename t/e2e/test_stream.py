@@ -274,22 +274,7 @@ def connect(port, host="127.0.0.1", source=None):
                                     source_address=(source, 0) if source else None)
 
 
-def read_to_eof(sock):
-    """Every byte until the peer closed (a reset counts as a close). AssertionError when the
-    connection stays open past TIMEOUT."""
-    chunks = []
-    while True:
-        try:
-            b = sock.recv(65536)
-        except socket.timeout:
-            raise AssertionError("the proxy kept the connection open; read so far: %r"
-                                 % b"".join(chunks)[:300])
-        except ConnectionResetError:
-            break
-        if not b:
-            break
-        chunks.append(b)
-    return b"".join(chunks)
+read_to_eof = proxyd_test.read_to_eof
 
 
 def read_exactly(sock, n):
